@@ -1,0 +1,37 @@
+"""The models on disk as plain rows, for `rnngen models` and the Models screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from rnngen import checkpoint
+
+
+def model_row(folder: Path, data: checkpoint.CheckpointData | None, error: str = "") -> dict[str, Any]:
+    """One model's facts, read from its JSON files only (no weights are loaded)."""
+    if data is None:
+        return {"name": folder.name, "path": str(folder), "error": error}
+    model = data.config.get("model", {})
+    mtime = (folder / "config.json").stat().st_mtime
+    return {
+        "name": folder.name,
+        "path": str(folder),
+        "type": model.get("rnn_type", "?"),
+        "layers": model.get("layers", 0),
+        "emb": model.get("emb", 0),
+        "hidden": model.get("hidden", 0),
+        "tied": model.get("tied", False),
+        "vocab": data.config.get("vocab_size", 0),
+        "parameters": data.config.get("parameters", 0),
+        "corpus": data.corpus.get("name", ""),
+        "best_valid_ppl": data.history.get("best_valid_ppl"),
+        "epochs": len(data.history.get("epochs", [])),
+        "date": dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M"),
+        "error": "",
+    }
+
+
+def model_rows(root: Path | None = None) -> list[dict[str, Any]]:
+    return [model_row(folder, data, error) for folder, data, error in checkpoint.list_checkpoints(root)]

@@ -1,0 +1,72 @@
+"""The `rnngen` command: the TUI with no arguments, subcommands for scripts.
+
+Each module in this package that defines `register(subparsers)` is a
+subcommand. Modules import torch and the engine inside their `run` functions
+so that `rnngen --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import Sequence
+
+from rnngen import __version__
+
+# Order of the commands in `rnngen --help`; modules not listed follow alphabetically.
+ORDER = ("train", "evaluate", "score", "generate", "rerank", "models", "corpus", "bench")
+
+
+def _command_modules() -> list:
+    names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    names.sort(key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    modules = [importlib.import_module(f"{__name__}.{n}") for n in names]
+    return [m for m in modules if hasattr(m, "register")]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnngen",
+        description="A workbench for word-level RNN language models. With no command, opens the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnngen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:
+        return _open_tui()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    from rnngen.errors import RnngenError
+
+    try:
+        return int(args.run(args) or 0)
+    except RnngenError as exc:
+        print(f"rnngen: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnngen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _open_tui() -> int:
+    try:
+        from rnngen.tui.app import run_app
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("rnngen.tui"):
+            build_parser().print_help()
+            return 0
+        raise
+    return run_app()

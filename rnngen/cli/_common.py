@@ -1,0 +1,75 @@
+"""Helpers shared by the subcommands: consoles, option flags from config dataclasses, input reading."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+# stdout carries data (pipe it); stderr carries progress and messages.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+FLAG_ALIASES = {"rnn_type": ("--model",)}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cls, title: str, skip: tuple[str, ...] = ()) -> None:
+    """One flag per dataclass field, typed and documented from the field; default None means 'keep'."""
+    group = parser.add_argument_group(title)
+    for f in fields(cls):
+        if f.name in skip:
+            continue
+        names = (*FLAG_ALIASES.get(f.name, ()), flag(f.name))
+        default = f.default if f.default is not MISSING else None
+        helptext = f"{f.metadata.get('help', '')} (default {default})"
+        if isinstance(default, bool):
+            group.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        else:
+            group.add_argument(*names, dest=f.name, type=type(default), default=None, metavar="N" if isinstance(default, int) else ("X" if isinstance(default, float) else "S"), help=helptext)
+
+
+def picked(args: argparse.Namespace, cls) -> dict[str, Any]:
+    """The dataclass fields the user set on the command line."""
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
+
+
+def read_lines(source: str | None) -> list[str]:
+    """Lines of a file, or of standard input for '-' or nothing; refuses binary and missing files."""
+    from rnngen.errors import InputError
+
+    if source in (None, "-"):
+        data = sys.stdin.buffer.read()
+        name = "standard input"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"no such file: {source}")
+        data = path.read_bytes()
+        name = source
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{name} looks like a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{name} is not UTF-8 text") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[: -1 if text.endswith(("\n", "\r")) else None]
+
+
+def load_model(name: str):
+    from rnngen.lm import LanguageModel
+
+    return LanguageModel.load(name)
+
+
+def fmt_ppl(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}" if value < 1e6 else f"{value:.3g}"

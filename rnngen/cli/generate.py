@@ -1,0 +1,55 @@
+"""`rnngen generate`: sample sentences word by word, printed as they come."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnngen.cli._common import load_model
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="generate text word by word",
+                       description="Sample sentences from a model, streaming each word as it is drawn.")
+    p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    p.add_argument("--prompt", default="", help="text the sentences start with")
+    p.add_argument("-n", "--count", type=int, default=1, help="number of sentences (default 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder (default 1)")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest words (0 = all)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: the smallest set with this mass (default 1)")
+    p.add_argument("--max-words", type=int, default=50, help="stop a sentence after this many words (default 50)")
+    p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same text")
+    p.add_argument("--allow-unk", action="store_true", help="let the model emit <unk>")
+    p.add_argument("--show-probs", action="store_true", help="print each word with its probability and the top alternatives")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnngen.errors import ConfigError
+    from rnngen.generate import SamplingSettings
+    from rnngen.tokenize import StreamingDetokenizer
+
+    if args.count < 1:
+        raise ConfigError(f"-n must be at least 1, got {args.count}")
+    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.max_words, args.allow_unk,
+                                args.seed).validate()
+    lm = load_model(args.model)
+    current, detok = -1, None
+    write = sys.stdout.write
+    for n, step in lm.generate(args.prompt, settings, args.count, alternatives=5 if args.show_probs else 0):
+        if n != current:
+            if detok is not None:
+                write(detok.finish() + "\n")
+            current, detok = n, StreamingDetokenizer(lm.tokenizer)
+            if args.prompt and not args.show_probs:
+                for w in lm.tokenize(args.prompt):
+                    write(detok.feed(w))
+        if args.show_probs:
+            alts = ", ".join(f"{w} {p:.3f}" for w, p in step.alternatives)
+            write(f"{step.word}\t{step.prob:.4f}\t{alts}\n")
+        elif not step.is_end:
+            write(detok.feed(step.word))
+        sys.stdout.flush()
+    if detok is not None and not args.show_probs:
+        write(detok.finish() + "\n")
+    return 0

@@ -1,0 +1,58 @@
+"""`rnngen score`: sentence log-probabilities, perplexities and per-token scores."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnngen.cli._common import fmt_ppl, load_model, out, read_lines
+
+
+def register(sub) -> None:
+    p = sub.add_parser("score", help="score sentences, one per line",
+                       description="Score each input line as a sentence: P(w1..wn, </s> | <s>). Log-probabilities "
+                                   "are natural logs; log10 is given too. Words outside the vocabulary count as <unk>.")
+    p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    p.add_argument("input", metavar="FILE", nargs="?", default="-", help="sentences, one per line ('-' or nothing: stdin)")
+    p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnngen.errors import InputError
+
+    lines = read_lines(args.input)
+    if not any(line.strip() for line in lines):
+        raise InputError("no sentences to score: the input is empty")
+    lm = load_model(args.model)
+    for number, line in enumerate(lines, 1):
+        tokens = lm.tokenize(line)
+        if not tokens:
+            raise InputError(f"line {number} is an empty sentence")
+        if all(lm.vocab.is_oov(t) for t in tokens):
+            raise InputError(f"line {number} has only words the model does not know: {line.strip()[:60]!r}")
+    scores = lm.score(lines)
+    if args.format == "jsonl":
+        for s in scores:
+            out.print(json.dumps(s.to_dict(), ensure_ascii=False), markup=False)
+    elif args.format == "tsv":
+        out.print("text\tlogprob\tlog10prob\ttokens\tperplexity\toov", markup=False)
+        for s in scores:
+            out.print(f"{s.text}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}",
+                      markup=False)
+    else:
+        out.print(_table(scores))
+    return 0
+
+
+def _table(scores):
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    table.add_column("sentence", overflow="fold", ratio=1)
+    for name in ("log P", "log10 P", "tokens", "ppl", "per token", "OOV"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for s in scores:
+        table.add_row(s.text, f"{s.logprob:.3f}", f"{s.log10prob:.3f}", str(s.num_tokens), fmt_ppl(s.perplexity),
+                      f"{s.per_token:.3f}", str(s.oov_count))
+    return table

@@ -1,0 +1,105 @@
+"""`rnngen train`: fit a model on a corpus with a live progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from rnngen.cli._common import add_config_flags, err, fmt_ppl, picked
+
+
+def register(sub) -> None:
+    from rnngen.config import PRESET_HELP, ModelConfig, TrainConfig
+
+    p = sub.add_parser("train", help="train a language model on a corpus",
+                       description="Train a word-level RNN language model. The best model (by validation "
+                                   "perplexity) is saved as it improves; Ctrl-C stops after the current batch and keeps it.")
+    p.add_argument("corpus", metavar="CORPUS", help="a text file, a folder, or a corpus name (see `rnngen corpus list`)")
+    p.add_argument("--out", required=True, metavar="NAME", help="model folder under checkpoints/ (or a path)")
+    p.add_argument("--preset", default="small", choices=list(PRESET_HELP),
+                   help="starting configuration: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
+    p.add_argument("--resume", action="store_true", help="continue training the model in --out")
+    p.add_argument("--tokenized", action=argparse.BooleanOptionalAction, default=None,
+                   help="the corpus is already tokenized, one sentence per line (default: detect)")
+    p.add_argument("--lowercase", action="store_true", help="lower-case the corpus (and later input)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    add_config_flags(p, ModelConfig, "model options (override the preset)")
+    add_config_flags(p, TrainConfig, "training options (override the preset)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnngen.config import ModelConfig, TrainConfig, preset, with_overrides
+    from rnngen.corpus import load_corpus
+    from rnngen.train import train
+
+    model_config, train_config = preset(args.preset)
+    model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
+    train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
+    with err.status(f"reading corpus {args.corpus}…"):
+        corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    for warning in corpus.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    stop = threading.Event()
+    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume)
+    previous = signal.signal(signal.SIGINT, _stop_handler(stop))
+    try:
+        return _render(events, args.quiet)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_handler(stop: threading.Event):
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("[yellow]stopping after this batch and saving… (Ctrl-C again to abort)[/]")
+    return handler
+
+
+def _render(events, quiet: bool) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rnngen.events import BatchDone, Checkpointed, EpochDone, Finished, Sample, Started
+
+    progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("loss {task.fields[loss]:.3f}  ppl {task.fields[ppl]}  {task.fields[tps]} tok/s  "
+                                   "lr {task.fields[lr]:.3g}  eta {task.fields[eta]}"),
+                        TimeElapsedColumn(), console=err, disable=quiet, transient=True)
+    task = None
+    with progress:
+        for ev in events:
+            if isinstance(ev, Started):
+                err.print(f"training {ev.parameters:,} parameters, vocabulary {ev.vocab_size:,}, "
+                          f"{ev.train_tokens:,} training tokens, {ev.batches_per_epoch:,} batches/epoch on {ev.device}")
+                task = progress.add_task("train", total=ev.batches_per_epoch, epoch=ev.start_epoch, loss=0.0,
+                                         ppl="-", tps="-", lr=0.0, eta="-")
+            elif isinstance(ev, BatchDone) and task is not None:
+                import math
+
+                progress.update(task, completed=ev.batch, total=ev.batches, epoch=ev.epoch, loss=ev.loss,
+                                ppl=fmt_ppl(math.exp(min(ev.loss, 50))), tps=f"{ev.tokens_per_s:,.0f}", lr=ev.lr,
+                                eta=_duration(ev.eta_s))
+            elif isinstance(ev, Sample) and not quiet:
+                progress.console.print(f"[dim]  sample: {ev.text}[/]")
+            elif isinstance(ev, EpochDone):
+                mark = "[green]best[/]" if ev.improved else ""
+                progress.console.print(f"epoch {ev.epoch}: train loss {ev.train_loss:.3f}, valid ppl "
+                                       f"{fmt_ppl(ev.valid_ppl)} {mark}")
+                if task is not None:
+                    progress.reset(task)
+            elif isinstance(ev, Checkpointed):
+                pass
+            elif isinstance(ev, Finished):
+                err.print(f"done ({ev.reason}) after {ev.epochs_run} epoch(s) in {_duration(ev.elapsed_s)}: "
+                          f"best validation perplexity {fmt_ppl(ev.best_valid_ppl)}, saved in {ev.path}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,142 @@
+"""Model and training settings as flat dataclasses, and the named presets.
+
+The CLI flags and the TUI form are generated from these fields, so an option
+cannot exist in one front end and not the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from rnngen.errors import ConfigError
+
+RNN_TYPES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+TRAIN_MODES = ("sentences", "stream")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network."""
+
+    rnn_type: str = field(default="lstm", metadata={"help": "cell: " + ", ".join(RNN_TYPES)})
+    vocab_size: int = field(default=8000, metadata={"help": "keep the C most frequent words"})
+    emb: int = field(default=200, metadata={"help": "word embedding size"})
+    hidden: int = field(default=200, metadata={"help": "hidden units per layer"})
+    layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
+    dropout: float = field(default=0.2, metadata={"help": "dropout between layers (0-1)"})
+    tied: bool = field(default=False, metadata={"help": "share input and output embeddings"})
+
+    def validate(self) -> "ModelConfig":
+        if self.rnn_type not in RNN_TYPES:
+            raise ConfigError(f"unknown model type {self.rnn_type!r}: choose one of {', '.join(RNN_TYPES)}")
+        _positive("vocab-size", self.vocab_size, minimum=4)
+        _positive("emb", self.emb)
+        _positive("hidden", self.hidden)
+        _positive("layers", self.layers)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        return self
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: loop, optimiser and budget."""
+
+    epochs: int = field(default=10, metadata={"help": "maximum passes over the training split"})
+    max_minutes: float = field(default=0.0, metadata={"help": "stop after this many minutes (0 = no limit)"})
+    optimizer: str = field(default="adam", metadata={"help": "optimiser: " + ", ".join(OPTIMIZERS)})
+    lr: float = field(default=0.0, metadata={"help": "learning rate (0 = the optimiser's default: sgd 20, adam 0.002)"})
+    clip: float = field(default=0.25, metadata={"help": "gradient-norm clipping threshold"})
+    bptt: int = field(default=35, metadata={"help": "truncated back-propagation length in tokens"})
+    batch_size: int = field(default=20, metadata={"help": "sequences per batch"})
+    mode: str = field(default="sentences", metadata={"help": "sentences: each sentence from a fresh state (scores match training); stream: contiguous text"})
+    patience: int = field(default=3, metadata={"help": "stop after this many epochs without validation improvement"})
+    anneal: float = field(default=4.0, metadata={"help": "divide the learning rate by this when validation stalls"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty (adamw: decoupled)"})
+    seed: int = field(default=1234, metadata={"help": "random seed: same seed, same model"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    sample_every: int = field(default=200, metadata={"help": "emit a sample sentence every N batches (0 = never)"})
+    log_every: int = field(default=10, metadata={"help": "emit progress every N batches"})
+
+    def validate(self) -> "TrainConfig":
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.mode not in TRAIN_MODES:
+            raise ConfigError(f"unknown training mode {self.mode!r}: choose one of {', '.join(TRAIN_MODES)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
+        _positive("epochs", self.epochs)
+        _positive("bptt", self.bptt, minimum=2)
+        _positive("batch-size", self.batch_size)
+        _positive("log-every", self.log_every)
+        for name in ("max_minutes", "lr", "clip", "weight_decay", "sample_every", "patience"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if self.anneal < 1:
+            raise ConfigError(f"anneal must be at least 1, got {self.anneal}")
+        return self
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr > 0:
+            return self.lr
+        return 20.0 if self.optimizer == "sgd" else 0.002
+
+
+PRESETS: dict[str, tuple[ModelConfig, TrainConfig]] = {
+    # The classic RNN tutorial: Elman tanh RNN, C = 8000 words, H = 100.
+    "tutorial": (
+        ModelConfig(rnn_type="rnn_tanh", vocab_size=8000, emb=100, hidden=100, layers=1, dropout=0.0),
+        TrainConfig(optimizer="adam", clip=1.0),
+    ),
+    # The PyTorch word_language_model default: 2-layer LSTM, 200 units.
+    "small": (
+        ModelConfig(rnn_type="lstm", emb=200, hidden=200, layers=2, dropout=0.2),
+        TrainConfig(),
+    ),
+    # Zaremba et al.'s medium LSTM: 650 units, dropout 0.5, tied embeddings.
+    "medium": (
+        ModelConfig(rnn_type="lstm", emb=650, hidden=650, layers=2, dropout=0.5, tied=True),
+        TrainConfig(epochs=20),
+    ),
+}
+
+PRESET_HELP = {
+    "tutorial": "Elman tanh RNN, C=8000, H=100 (the classic tutorial)",
+    "small": "2-layer LSTM, 200 units",
+    "medium": "2-layer LSTM, 650 units, dropout 0.5, tied",
+}
+
+
+def preset(name: str) -> tuple[ModelConfig, TrainConfig]:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}") from None
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]):
+    """A copy of a config dataclass with the given (non-None) fields replaced."""
+    names = {f.name for f in fields(config)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return asdict(config)
+
+
+def from_dict(cls, data: dict[str, Any]):
+    """Rebuild a config, ignoring keys a newer version dropped."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _positive(name: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")

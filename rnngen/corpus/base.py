@@ -1,0 +1,67 @@
+"""A corpus ready for training: tokenized train/valid/test sentences and where they came from."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from rnngen.errors import CorpusError
+from rnngen.tokenize import TokenizerSettings
+
+Sentences = list[list[str]]
+
+
+@dataclass
+class Corpus:
+    """Tokenized splits plus the facts a checkpoint records about its source."""
+
+    name: str
+    train: Sentences
+    valid: Sentences
+    test: Sentences
+    settings: TokenizerSettings
+    source: str = ""
+    fingerprint: str = ""
+    warnings: list[str] = field(default_factory=list)
+    # For generated corpora: the true log-probability (natural log) of a
+    # tokenized sentence under the source, so the entropy floor can be shown.
+    true_logprob: Callable[[Sequence[str]], float] | None = None
+
+    def split(self, name: str) -> Sentences:
+        if name not in ("train", "valid", "test"):
+            raise CorpusError(f"unknown split {name!r}: choose train, valid or test")
+        return getattr(self, name)
+
+    def describe(self) -> dict:
+        """What a checkpoint stores in corpus.json."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "tokenizer": self.settings.to_dict(),
+            "sentences": {s: len(self.split(s)) for s in ("train", "valid", "test")},
+            "tokens": {s: sum(len(x) for x in self.split(s)) for s in ("train", "valid", "test")},
+        }
+
+
+def fingerprint(chunks: Sequence[bytes]) -> str:
+    """sha256 over the raw bytes of the source files, in order."""
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(hashlib.sha256(chunk).digest())
+    return h.hexdigest()
+
+
+def split_90_5_5(sentences: Sentences, name: str) -> tuple[Sentences, Sentences, Sentences]:
+    """Contiguous, deterministic split by sentences: first 90% train, then 5% valid, 5% test.
+
+    Contiguous rather than shuffled, so held-out text is unseen text (a new
+    chapter), as in the standard benchmark splits.
+    """
+    n = len(sentences)
+    if n < 3:
+        raise CorpusError(f"{name} has only {n} sentence(s); at least 3 are needed to split train/valid/test")
+    held = max(1, round(n * 0.05))
+    train_end = n - 2 * held
+    return sentences[:train_end], sentences[train_end : train_end + held], sentences[train_end + held :]

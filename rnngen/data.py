@@ -1,0 +1,123 @@
+"""Token ids to training batches: padded sentence batches or contiguous BPTT streams.
+
+Both layouts feed `<s> w1 .. wn` and predict `w1 .. wn </s>`, so every word and
+every sentence end is a prediction, and `<s>` is never one. Positions that are
+not predictions (padding, and `<s>` in a stream) carry the target `IGNORE`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One truncated-BPTT step: inputs and targets (batch, time); `reset` starts fresh states."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    reset: bool
+
+    @property
+    def num_tokens(self) -> int:
+        return int((self.targets != IGNORE).sum())
+
+
+def sentence_pair(ids: Sequence[int], bos: int, eos: int) -> tuple[list[int], list[int]]:
+    """Input and target of one sentence: `<s> w..` predicts `w.. </s>`."""
+    return [bos, *ids], [*ids, eos]
+
+
+def pad_sentences(sentences: Sequence[Sequence[int]], bos: int, eos: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A padded (batch, time) pair; padding inputs repeat `</s>` and are masked in the targets."""
+    width = max(len(s) for s in sentences) + 1
+    inputs = torch.full((len(sentences), width), eos, dtype=torch.long)
+    targets = torch.full((len(sentences), width), IGNORE, dtype=torch.long)
+    for row, ids in enumerate(sentences):
+        x, y = sentence_pair(ids, bos, eos)
+        inputs[row, : len(x)] = torch.tensor(x, dtype=torch.long)
+        targets[row, : len(y)] = torch.tensor(y, dtype=torch.long)
+    return inputs, targets
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> list[list[int]]:
+    """Indices grouped into batches of similar length, so padding stays small.
+
+    With an `rng` the order within equal lengths and the order of batches are
+    shuffled; without one the grouping is deterministic (for evaluation).
+    """
+    order = list(range(len(lengths)))
+    if rng is not None:
+        rng.shuffle(order)
+    order.sort(key=lambda i: lengths[i])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+def sentence_batches(
+    sentences: Sequence[Sequence[int]], bos: int, eos: int, batch_size: int, bptt: int,
+    rng: random.Random | None = None,
+) -> Iterator[Batch]:
+    """Each sentence starts from a fresh state; long ones are cut into `bptt` chunks."""
+    for group in length_buckets([len(s) for s in sentences], batch_size, rng):
+        inputs, targets = pad_sentences([sentences[i] for i in group], bos, eos)
+        for start in range(0, inputs.size(1), bptt):
+            yield Batch(inputs[:, start : start + bptt], targets[:, start : start + bptt], reset=start == 0)
+
+
+def count_sentence_batches(sentences: Sequence[Sequence[int]], batch_size: int, bptt: int) -> int:
+    groups = length_buckets([len(s) for s in sentences], batch_size)
+    return sum(-(-(max(len(sentences[i]) for i in g) + 1) // bptt) for g in groups)
+
+
+def stream_tensor(sentences: Sequence[Sequence[int]], bos: int, eos: int) -> torch.Tensor:
+    """All sentences end to end, each as `<s> w.. </s>`."""
+    flat: list[int] = []
+    for ids in sentences:
+        flat.append(bos)
+        flat.extend(ids)
+        flat.append(eos)
+    return torch.tensor(flat, dtype=torch.long)
+
+
+def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch_size: int, bptt: int) -> Iterator[Batch]:
+    """The PyTorch word_language_model layout: `batch_size` parallel streams cut every `bptt`.
+
+    The state carries across chunks and sentences; targets equal to `<s>` are
+    masked because the start of a sentence is given, not predicted.
+    """
+    data = stream_tensor(sentences, bos, eos)
+    columns = (data.numel() - 1) // batch_size
+    if columns < 1:
+        return
+    x = data[: columns * batch_size].view(batch_size, columns)
+    y = data[1 : columns * batch_size + 1].view(batch_size, columns).clone()
+    y[y == bos] = IGNORE
+    for start in range(0, columns, bptt):
+        yield Batch(x[:, start : start + bptt], y[:, start : start + bptt], reset=start == 0)
+
+
+def count_stream_batches(sentences: Sequence[Sequence[int]], batch_size: int, bptt: int) -> int:
+    total = sum(len(s) + 2 for s in sentences)
+    columns = (total - 1) // batch_size
+    return -(-columns // bptt) if columns > 0 else 0
+
+
+def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int, rng=None) -> Iterator[Batch]:
+    if mode == "stream":
+        return stream_batches(sentences, bos, eos, batch_size, bptt)
+    return sentence_batches(sentences, bos, eos, batch_size, bptt, rng)
+
+
+def count_batches(mode: str, sentences, batch_size: int, bptt: int) -> int:
+    if mode == "stream":
+        return count_stream_batches(sentences, batch_size, bptt)
+    return count_sentence_batches(sentences, batch_size, bptt)

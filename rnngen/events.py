@@ -1,0 +1,83 @@
+"""Training progress as small immutable events; any front end can render them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Started:
+    """Training set up: sizes a progress display needs before the first batch."""
+
+    epochs: int
+    batches_per_epoch: int
+    train_tokens: int
+    vocab_size: int
+    parameters: int
+    device: str
+    start_epoch: int = 1
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    epoch: int
+    batch: int
+    batches: int
+    loss: float
+    lr: float
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float
+
+    @property
+    def fraction(self) -> float:
+        return self.batch / self.batches if self.batches else 0.0
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    epoch: int
+    train_loss: float
+    valid_loss: float
+    valid_ppl: float
+    lr: float
+    improved: bool
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sentence generated mid-training so people can watch the model learn."""
+
+    epoch: int
+    batch: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    path: Path
+    epoch: int
+    valid_ppl: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Training ended; `reason` is one of epochs, time, early-stop, stopped."""
+
+    reason: str
+    epochs_run: int
+    best_valid_ppl: float
+    path: Path
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Training raised; front ends that run it in a worker report this instead of crashing."""
+
+    message: str
+
+
+Event = Started | BatchDone | EpochDone | Sample | Checkpointed | Finished | Failed

@@ -1,0 +1,166 @@
+"""`LanguageModel`: a trained network with its vocabulary and tokenizer, the one object every front end uses.
+
+A number shown in the TUI equals the number the CLI prints because both go
+through these methods.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import torch
+
+from rnngen import checkpoint
+from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
+from rnngen.data import batches
+from rnngen.errors import CheckpointError, InputError
+from rnngen.generate import Generation, SamplingSettings, Step, generate_many
+from rnngen.model import RNNModel
+from rnngen.score import SentenceScore, evaluate_ids, score_tokens
+from rnngen.tokenize import TokenizerSettings, detokenize, tokenize_words
+from rnngen.vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out quality: cross-entropy in nats per token and its perplexity."""
+
+    tokens: int
+    oov: int
+    sentences: int
+    nll: float
+
+    @property
+    def cross_entropy(self) -> float:
+        return self.nll / self.tokens if self.tokens else float("nan")
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.cross_entropy) if self.tokens else float("nan")
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.cross_entropy / math.log(2)
+
+    @property
+    def oov_rate(self) -> float:
+        return self.oov / self.tokens if self.tokens else 0.0
+
+
+@dataclass
+class LanguageModel:
+    module: RNNModel
+    vocab: Vocabulary
+    tokenizer: TokenizerSettings
+    model_config: ModelConfig
+    train_config: TrainConfig = field(default_factory=TrainConfig)
+    history: dict[str, Any] = field(default_factory=dict)
+    corpus: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    # -- building and storing -------------------------------------------------
+    @classmethod
+    def new(cls, model_config: ModelConfig, vocab: Vocabulary, tokenizer: TokenizerSettings,
+            train_config: TrainConfig = TrainConfig()) -> "LanguageModel":
+        return cls(RNNModel(model_config, len(vocab)), vocab, tokenizer, model_config, train_config)
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "LanguageModel":
+        folder = checkpoint.resolve(path)
+        data = checkpoint.read(folder)
+        try:
+            vocab = Vocabulary.from_json(data.vocab_json)
+            model_config = from_dict(ModelConfig, data.config["model"]).validate()
+            train_config = from_dict(TrainConfig, data.config.get("train", {}))
+            tokenizer = TokenizerSettings.from_dict(data.config.get("tokenizer", {}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{folder}/config.json or vocab.json is corrupt: {exc}") from None
+        module = RNNModel(model_config, len(vocab))
+        checkpoint.load_weights(folder, module)
+        module.to(device).eval()
+        return cls(module, vocab, tokenizer, model_config, train_config, data.history, data.corpus, folder)
+
+    def checkpoint_data(self) -> checkpoint.CheckpointData:
+        config = {
+            "model": to_dict(self.model_config),
+            "train": to_dict(self.train_config),
+            "tokenizer": self.tokenizer.to_dict(),
+            "vocab_size": len(self.vocab),
+            "parameters": self.module.num_parameters(),
+        }
+        return checkpoint.CheckpointData(config, self.vocab.to_json(), self.history, self.corpus)
+
+    def save(self, path: str | Path, trainer_state: dict | None = None) -> Path:
+        folder = checkpoint.resolve(path)
+        self.path = checkpoint.save(folder, self.module, self.checkpoint_data(), trainer_state)
+        return self.path
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "(unsaved)"
+
+    # -- text -----------------------------------------------------------------
+    def tokenize(self, sentence: str) -> list[str]:
+        return tokenize_words(sentence, self.tokenizer)
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return detokenize(list(tokens), self.tokenizer)
+
+    # -- scoring --------------------------------------------------------------
+    def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = 4096) -> list[SentenceScore]:
+        """Score raw sentences (one string each), tokenized as the training corpus was."""
+        tokenized = [self.tokenize(s) for s in sentences]
+        if not allow_empty:
+            for n, tokens in enumerate(tokenized, 1):
+                if not tokens:
+                    raise InputError(f"sentence {n} is empty")
+        return score_tokens(self.module, self.vocab, tokenized, [s.strip() for s in sentences], max_tokens)
+
+    def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = 4096) -> list[SentenceScore]:
+        return score_tokens(self.module, self.vocab, tokenized, None, max_tokens)
+
+    def evaluate(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> Evaluation:
+        """Perplexity over tokenized sentences, in the layout the model was trained with."""
+        ids = [self.vocab.encode(s) for s in sentences if s]
+        if not ids:
+            raise InputError("nothing to evaluate: the text has no sentences")
+        mode = self.train_config.mode
+        bptt = max(self.train_config.bptt, 2) if mode == "stream" else 10_000
+        nll, count = evaluate_ids(self.module, batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
+                                                       batch_size if mode == "sentences" else 10, bptt))
+        oov = sum(i == self.vocab.unk_id for s in ids for i in s)
+        return Evaluation(count, oov, len(ids), nll)
+
+    # -- generation -----------------------------------------------------------
+    def next_word_distribution(self, context: Sequence[str]) -> torch.Tensor:
+        """P(w | <s> context) over the whole vocabulary (sums to 1)."""
+        return Generation(self.module, self.vocab, list(context)).distribution
+
+    def start(self, prompt: str = "", settings: SamplingSettings = SamplingSettings()) -> Generation:
+        """A generation state after the prompt, for interactive stepping."""
+        return Generation(self.module, self.vocab, self.tokenize(prompt) if prompt else [], settings.validate())
+
+    def generate(self, prompt: str = "", settings: SamplingSettings = SamplingSettings(), count: int = 1,
+                 alternatives: int = 5) -> Iterator[tuple[int, Step]]:
+        """Stream (sentence number, step) pairs for `count` sentences."""
+        settings.validate()
+        tokens = self.tokenize(prompt) if prompt else []
+        return generate_many(self.module, self.vocab, tokens, settings, count, alternatives)
+
+    def describe(self) -> dict[str, Any]:
+        """The facts `rnngen models` and the Models screen show."""
+        c = self.model_config
+        return {
+            "name": self.name,
+            "type": c.rnn_type,
+            "layers": c.layers,
+            "emb": c.emb,
+            "hidden": c.hidden,
+            "vocab": len(self.vocab),
+            "parameters": self.module.num_parameters(),
+            "corpus": self.corpus.get("name", ""),
+            "best_valid_ppl": self.history.get("best_valid_ppl"),
+        }

@@ -1,0 +1,173 @@
+"""Sentence probabilities: P(w1..wn, </s> | <s>), per token, in batches.
+
+Every sentence is scored from a fresh state exactly as the `sentences`
+training mode sees it, so summing these scores over a split reproduces the
+evaluation perplexity. Batching sorts by length and pads at the end; padding
+never influences earlier positions of a left-to-right RNN, so batched and
+one-at-a-time scores agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from rnngen.data import IGNORE, pad_sentences
+from rnngen.model import RNNModel
+from rnngen.vocab import EOS, Vocabulary
+
+LN10 = math.log(10.0)
+NORMALIZATIONS = ("none", "length", "ppl", "wp")
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    """One predicted token (a word or the final `</s>`) and its natural-log probability."""
+
+    token: str
+    logprob: float
+    oov: bool
+
+    @property
+    def prob(self) -> float:
+        return math.exp(self.logprob)
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """A scored sentence; `tokens` include the final `</s>`."""
+
+    text: str
+    tokens: tuple[TokenScore, ...] = field(default=())
+
+    @property
+    def logprob(self) -> float:
+        return math.fsum(t.logprob for t in self.tokens)
+
+    @property
+    def log10prob(self) -> float:
+        return self.logprob / LN10
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def num_words(self) -> int:
+        return max(0, len(self.tokens) - 1)
+
+    @property
+    def oov_count(self) -> int:
+        return sum(t.oov for t in self.tokens)
+
+    @property
+    def per_token(self) -> float:
+        """Length-normalised score: mean log-probability per predicted token."""
+        return self.logprob / self.num_tokens if self.tokens else float("-inf")
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(-self.per_token) if self.tokens else float("inf")
+
+    def to_dict(self, with_tokens: bool = True) -> dict:
+        out = {
+            "text": self.text,
+            "logprob": self.logprob,
+            "log10prob": self.log10prob,
+            "tokens": self.num_tokens,
+            "perplexity": self.perplexity,
+            "per_token": self.per_token,
+            "oov": self.oov_count,
+        }
+        if with_tokens:
+            out["token_scores"] = [{"token": t.token, "logprob": t.logprob, "oov": t.oov} for t in self.tokens]
+        return out
+
+
+def normalized(score: SentenceScore, method: str = "none", alpha: float = 0.6) -> float:
+    """A sentence score under a length normalisation; higher is better throughout.
+
+    none: total log-prob; length: per token; ppl: negative perplexity;
+    wp: GNMT length penalty, logprob / ((5 + |Y|) / 6) ** alpha (Wu et al., 2016).
+    """
+    if method == "none":
+        return score.logprob
+    if method == "length":
+        return score.per_token
+    if method == "ppl":
+        return -score.perplexity
+    if method == "wp":
+        return score.logprob / (((5.0 + score.num_tokens) / 6.0) ** alpha)
+    raise ValueError(f"unknown normalisation {method!r}")
+
+
+@torch.inference_mode()
+def token_logprobs(
+    model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, eos: int,
+    max_tokens: int = 4096, device: torch.device | None = None,
+) -> list[list[float]]:
+    """Log-probabilities of `w1..wn </s>` for each id sequence, in input order."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    out: list[list[float]] = [[] for _ in sentences]
+    start = 0
+    while start < len(order):
+        end = start + 1
+        # Sorted ascending, so the widest row of a batch is its last one.
+        while end < len(order) and (end - start + 1) * (len(sentences[order[end]]) + 1) <= max_tokens:
+            end += 1
+        group = order[start:end]
+        inputs, targets = pad_sentences([sentences[i] for i in group], bos, eos)
+        logits, _ = model(inputs.to(device))
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        safe = targets.clamp(min=0).to(device)
+        picked = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1).cpu()
+        for row, i in enumerate(group):
+            n = len(sentences[i]) + 1
+            out[i] = picked[row, :n].tolist()
+        start = end
+    return out
+
+
+def score_tokens(
+    model: RNNModel, vocab: Vocabulary, tokenized: Sequence[Sequence[str]], texts: Sequence[str] | None = None,
+    max_tokens: int = 4096,
+) -> list[SentenceScore]:
+    """Score tokenized sentences; words outside the vocabulary are scored as `<unk>` and flagged."""
+    ids = [vocab.encode(tokens) for tokens in tokenized]
+    logprobs = token_logprobs(model, ids, vocab.bos_id, vocab.eos_id, max_tokens=max_tokens)
+    results = []
+    for n, (tokens, lps) in enumerate(zip(tokenized, logprobs)):
+        names = [*tokens, EOS]
+        scored = tuple(TokenScore(w, lp, w != EOS and vocab.is_oov(w)) for w, lp in zip(names, lps))
+        text = texts[n] if texts is not None else " ".join(tokens)
+        results.append(SentenceScore(text, scored))
+    return results
+
+
+@torch.inference_mode()
+def evaluate_ids(model: RNNModel, batches) -> tuple[float, int]:
+    """Summed negative log-likelihood and token count over batches (train layouts)."""
+    model.eval()
+    device = next(model.parameters()).device
+    total, count, hidden = 0.0, 0, None
+    for batch in batches:
+        if batch.reset or hidden is None or hidden_batch(hidden) != batch.inputs.size(0):
+            hidden = None
+        logits, hidden = model(batch.inputs.to(device), hidden)
+        targets = batch.targets.to(device)
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
+        total += float(loss)
+        count += int((targets != IGNORE).sum())
+    return total, count
+
+
+def hidden_batch(hidden) -> int:
+    h = hidden[0] if isinstance(hidden, tuple) else hidden
+    return h.size(1)

@@ -1,0 +1,241 @@
+"""The training loop as a generator of progress events.
+
+`train()` yields `rnngen.events` objects; the CLI draws them with a progress
+bar and the TUI posts them to widgets from a worker thread. Setting the `stop`
+event makes it finish the current batch, keep the better of the saved and the
+current model, and return.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from rnngen.config import ModelConfig, TrainConfig, to_dict
+from rnngen.corpus.base import Corpus
+from rnngen.data import IGNORE, batches, count_batches
+from rnngen.errors import ConfigError, CorpusError
+from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Sample, Started
+from rnngen.generate import SamplingSettings, generate
+from rnngen.lm import LanguageModel
+from rnngen.model import detach, select_device
+from rnngen.score import evaluate_ids
+from rnngen import checkpoint
+from rnngen.vocab import Vocabulary
+
+
+def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay or 0.01)
+    return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: TrainConfig) -> None:
+    """Refuse corpora that cannot fill one batch, with a hint what to change."""
+    if not valid_ids:
+        raise CorpusError("the validation split is empty")
+    if config.mode == "stream":
+        tokens = sum(len(s) + 2 for s in train_ids)
+        if tokens < config.batch_size * (config.bptt + 1):
+            raise CorpusError(
+                f"the training split has {tokens} tokens, too few for batch size {config.batch_size} x bptt "
+                f"{config.bptt}; use a smaller --batch-size or --bptt"
+            )
+    elif len(train_ids) < config.batch_size:
+        raise CorpusError(
+            f"the training split has {len(train_ids)} sentences, fewer than the batch size {config.batch_size}; "
+            "use a smaller --batch-size"
+        )
+
+
+class Trainer:
+    """Holds the model, data and loop state; `run()` yields events."""
+
+    def __init__(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path,
+                 stop: threading.Event | None = None, resume: bool = False) -> None:
+        self.config = train_config.validate()
+        self.out = checkpoint.resolve(out)
+        self.stop = stop or threading.Event()
+        self.corpus = corpus
+        torch.manual_seed(train_config.seed)
+        self.rng = random.Random(train_config.seed)
+        self.device = select_device(train_config.device)
+        state = self._resume_state() if resume else None
+        if state is not None:
+            self.lm = LanguageModel.load(self.out, self.device)
+            self.lm.train_config = train_config
+        else:
+            model_config.validate()
+            vocab = Vocabulary.build(corpus.train, model_config.vocab_size)
+            self.lm = LanguageModel.new(model_config, vocab, corpus.settings, train_config)
+            self.lm.corpus = corpus.describe()
+            self.lm.module.to(self.device)
+        vocab = self.lm.vocab
+        self.train_ids = [vocab.encode(s) for s in corpus.train if s]
+        self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
+        check_sizes(self.train_ids, self.valid_ids, train_config)
+        self.lr = train_config.learning_rate
+        self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, self.lr)
+        self.epoch, self.best, self.stale = 1, math.inf, 0
+        self.history: list[dict] = []
+        if state is not None:
+            self._restore(state)
+
+    def _resume_state(self) -> dict | None:
+        if not (self.out / "config.json").exists():
+            raise ConfigError(f"cannot resume: no model at {self.out}")
+        state = checkpoint.load_trainer_state(self.out)
+        if state is None:
+            raise ConfigError(f"cannot resume: {self.out} has no trainer state")
+        return state
+
+    def _restore(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.lr = float(state["lr"])
+        set_lr(self.optimizer, self.lr)
+        self.epoch = int(state["epoch"]) + 1
+        self.best = float(state["best"])
+        self.stale = int(state.get("stale", 0))
+        self.history = list(self.lm.history.get("epochs", []))
+        self.rng.seed(self.config.seed + self.epoch)
+        torch.manual_seed(self.config.seed + self.epoch)
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        cfg, module = self.config, self.lm.module
+        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt)
+        start = time.perf_counter()
+        deadline = start + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
+        yield Started(cfg.epochs, per_epoch, sum(len(s) + 1 for s in self.train_ids), len(self.lm.vocab),
+                      module.num_parameters(), str(self.device), self.epoch)
+        reason, epochs_run = "epochs", 0
+        first_epoch = self.epoch
+        while self.epoch <= cfg.epochs:
+            outcome = yield from self._epoch(per_epoch, start, deadline, first_epoch)
+            epochs_run += 1
+            train_loss = outcome
+            yield from self._end_epoch(train_loss, start)
+            if self.stop.is_set():
+                reason = "stopped"
+                break
+            if time.perf_counter() >= deadline:
+                reason = "time"
+                break
+            if cfg.patience and self.stale >= cfg.patience:
+                reason = "early-stop"
+                break
+            self.epoch += 1
+        yield Finished(reason, epochs_run, self.best, self.out, time.perf_counter() - start)
+
+    def _epoch(self, per_epoch: int, start: float, deadline: float, first_epoch: int):
+        cfg, module, vocab = self.config, self.lm.module, self.lm.vocab
+        module.train()
+        hidden, total_loss, total_tokens = None, 0.0, 0
+        window_tokens, window_start = 0, time.perf_counter()
+        tps = 0.0
+        data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng)
+        for n, batch in enumerate(data, 1):
+            inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
+            if batch.reset or hidden is None:
+                hidden = None
+            else:
+                hidden = detach(hidden)
+            logits, hidden = module(inputs, hidden)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                                     ignore_index=IGNORE)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip > 0:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
+            self.optimizer.step()
+            tokens = batch.num_tokens
+            if not math.isfinite(loss.item()):
+                raise ConfigError("training diverged (the loss is not finite); try a lower --lr or a smaller --clip")
+            total_loss += loss.item() * tokens
+            total_tokens += tokens
+            window_tokens += tokens
+            now = time.perf_counter()
+            if n % cfg.log_every == 0 or n == per_epoch:
+                tps = window_tokens / max(now - window_start, 1e-9)
+                window_tokens, window_start = 0, now
+                yield BatchDone(self.epoch, n, per_epoch, total_loss / max(total_tokens, 1), self.lr, tps,
+                                now - start, self._eta(n, per_epoch, now, start, deadline, first_epoch))
+            if cfg.sample_every and n % cfg.sample_every == 0:
+                yield Sample(self.epoch, n, self.sample_text())
+                module.train()
+            if self.stop.is_set() or now >= deadline:
+                break
+        return total_loss / max(total_tokens, 1)
+
+    def _eta(self, n: int, per_epoch: int, now: float, start: float, deadline: float, first_epoch: int) -> float:
+        done = (self.epoch - first_epoch) * per_epoch + n
+        remaining = (self.config.epochs - self.epoch) * per_epoch + (per_epoch - n)
+        eta = (now - start) / max(done, 1) * remaining
+        return min(eta, max(deadline - now, 0.0))
+
+    def _end_epoch(self, train_loss: float, start: float) -> Iterator[Event]:
+        cfg, vocab = self.config, self.lm.vocab
+        bptt = cfg.bptt if cfg.mode == "stream" else 10_000
+        nll, count = evaluate_ids(self.lm.module, batches(cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id,
+                                                          cfg.batch_size, bptt))
+        valid_loss = nll / max(count, 1)
+        ppl = math.exp(min(valid_loss, 700))
+        improved = valid_loss < math.log(self.best) if math.isfinite(self.best) else True
+        elapsed = time.perf_counter() - start
+        self.history.append({"epoch": self.epoch, "train_loss": train_loss, "valid_loss": valid_loss,
+                             "valid_ppl": ppl, "lr": self.lr, "elapsed_s": elapsed})
+        yield EpochDone(self.epoch, train_loss, valid_loss, ppl, self.lr, improved, elapsed)
+        if improved:
+            self.best, self.stale = ppl, 0
+            yield self._save(ppl)
+        else:
+            self.stale += 1
+            if cfg.optimizer == "sgd":
+                self.lr /= cfg.anneal
+            else:
+                self.lr /= max(cfg.anneal / 2, 1.0)
+            set_lr(self.optimizer, self.lr)
+            self._save_history()
+
+    def _save(self, ppl: float) -> Checkpointed:
+        self.lm.history = self._history_dict()
+        state = {"optimizer": self.optimizer.state_dict(), "lr": self.lr, "epoch": self.epoch, "best": self.best,
+                 "stale": self.stale}
+        self.lm.save(self.out, trainer_state=state)
+        return Checkpointed(self.out, self.epoch, ppl)
+
+    def _save_history(self) -> None:
+        """Record an epoch that did not improve without touching the best weights."""
+        if (self.out / "history.json").exists():
+            tmp = self.out / ".history.json.tmp"
+            checkpoint.write_json(tmp, self._history_dict())
+            tmp.replace(self.out / "history.json")
+
+    def _history_dict(self) -> dict:
+        return {"epochs": self.history, "best_valid_ppl": self.best, "train_config": to_dict(self.config)}
+
+    def sample_text(self, max_words: int = 25) -> str:
+        """One sentence from the model as it is now, for watching it learn."""
+        seed = self.rng.randrange(2**31)
+        words = [s.word for s in generate(self.lm.module, self.lm.vocab, (),
+                                          SamplingSettings(max_words=max_words, seed=seed), alternatives=0)]
+        return self.lm.detokenize([w for w in words if w != "</s>"])
+
+
+def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path | str,
+          stop: threading.Event | None = None, resume: bool = False) -> Iterator[Event]:
+    """Train and yield progress events; the best model is saved in `out` as it improves."""
+    return Trainer(corpus, model_config, train_config, Path(out), stop, resume).run()
