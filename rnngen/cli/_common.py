@@ -73,3 +73,8 @@ def fmt_ppl(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.2f}" if value < 1e6 else f"{value:.3g}"
+
+
+def emit(line: str) -> None:
+    """One line of data on stdout, verbatim (rich would expand tabs and wrap)."""
+    sys.stdout.write(line + "\n")

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from rnngen.cli._common import fmt_ppl, load_model, out
+from rnngen.cli._common import emit, fmt_ppl, load_model, out
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if floor is not None:
         report["true_perplexity_floor"] = floor
     if args.json:
-        out.print(json.dumps(report), markup=False)
+        emit(json.dumps(report))
         return 0
     from rich.table import Table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import fmt_ppl, out
+from rnngen.cli._common import emit, fmt_ppl, out
 
 
 def register(sub) -> None:
@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     rows = model_rows()
     if args.json:
         for row in rows:
-            out.print(json.dumps(row), markup=False)
+            emit(json.dumps(row))
         return 0
     if not rows:
         out.print("no models yet: train one with `rnngen train travel --out demo`")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import fmt_ppl, load_model, out, read_lines
+from rnngen.cli._common import emit, fmt_ppl, load_model, out, read_lines
 
 
 def register(sub) -> None:
@@ -21,10 +21,10 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnngen.errors import InputError
 
+    lm = load_model(args.model)
     lines = read_lines(args.input)
     if not any(line.strip() for line in lines):
         raise InputError("no sentences to score: the input is empty")
-    lm = load_model(args.model)
     for number, line in enumerate(lines, 1):
         tokens = lm.tokenize(line)
         if not tokens:
@@ -34,12 +34,11 @@ def run(args: argparse.Namespace) -> int:
     scores = lm.score(lines)
     if args.format == "jsonl":
         for s in scores:
-            out.print(json.dumps(s.to_dict(), ensure_ascii=False), markup=False)
+            emit(json.dumps(s.to_dict(), ensure_ascii=False))
     elif args.format == "tsv":
-        out.print("text\tlogprob\tlog10prob\ttokens\tperplexity\toov", markup=False)
+        emit("text\tlogprob\tlog10prob\ttokens\tperplexity\toov")
         for s in scores:
-            out.print(f"{s.text}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}",
-                      markup=False)
+            emit(f"{s.text}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}")
     else:
         out.print(_table(scores))
     return 0

@@ -34,4 +34,6 @@ def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool
         corpus = load_local(downloaded, tokenized, lowercase)
         corpus.name = name
         return corpus
+    if len(path.parts) > 1 or path.suffix:
+        raise CorpusError(f"no such file or folder: {name}")
     raise CorpusError(f"no corpus {name!r}: give a file or folder, or a corpus name from `rnngen corpus list`")

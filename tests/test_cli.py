@@ -1,0 +1,116 @@
+"""The CLI through its real entry point: exit codes, one-line errors, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnngen.cli import main
+
+RNNGEN = [sys.executable, "-m", "rnngen"]
+
+
+def cli(*args: str, stdin: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([*RNNGEN, *args], input=stdin, capture_output=True, text=True, env=env, timeout=300)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, fragment: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any(fragment in line for line in lines), result.stderr
+    assert lines[-1].startswith("rnngen: error:") or lines[-1].startswith("usage:") or "error" in lines[-1]
+
+
+@pytest.fixture()
+def text_corpus(tmp_path) -> Path:
+    lines = ["the cat sat on the mat .", "the dog sat on the log .", "a cat saw a dog .",
+             "the dog saw the cat .", "a dog sat on a mat ."]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(lines * 30) + "\n")
+    return path
+
+
+def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tmp_path):
+    model = str(tmp_path / "ckpt" / "demo")
+    trained = cli("train", str(text_corpus), "--out", model, "--tokenized", "--epochs", "4", "--lr", "0.01", "--hidden", "32",
+                  "--emb", "16", "--layers", "1", "--batch-size", "8", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    assert "best validation perplexity" in trained.stderr
+    scored = cli("score", model, "--format", "jsonl", stdin="the cat sat on the mat .\nmat the on sat cat the .\n")
+    assert scored.returncode == 0, scored.stderr
+    rows = [json.loads(line) for line in scored.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["the cat sat on the mat .", "mat the on sat cat the ."]
+    assert rows[0]["logprob"] > rows[1]["logprob"]
+    assert rows[0]["tokens"] == 8 and len(rows[0]["token_scores"]) == 8
+    assert sum(t["logprob"] for t in rows[0]["token_scores"]) == pytest.approx(rows[0]["logprob"], abs=1e-9)
+    tsv = cli("score", model, "--format", "tsv", stdin="a dog .\n")
+    header, row = tsv.stdout.splitlines()
+    assert header.split("\t") == ["text", "logprob", "log10prob", "tokens", "perplexity", "oov"]
+    assert row.split("\t")[0] == "a dog ." and row.split("\t")[3] == "4"
+    gen1 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
+    gen2 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
+    assert gen1.returncode == 0 and gen1.stdout == gen2.stdout
+    assert [line.split()[0] for line in gen1.stdout.splitlines()] == ["the", "the"]
+    evaluated = cli("eval", model, str(text_corpus), "--json")
+    report = json.loads(evaluated.stdout)
+    assert report["tokens"] == 150 * 1 + sum(len(l.split()) for l in text_corpus.read_text().splitlines())
+    listed = cli("models", "--json", env_extra={"RNNGEN_CHECKPOINTS": str(tmp_path / "ckpt")})
+    assert json.loads(listed.stdout)["name"] == "demo"
+
+
+def test_help_lists_every_command():
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("train", "eval", "score", "generate", "models"):
+        assert command in result.stdout
+
+
+def test_bad_corpus_inputs_give_one_clear_line(tmp_path):
+    assert_clean_error(cli("train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "m")), "no such file")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    assert_clean_error(cli("train", str(empty), "--out", str(tmp_path / "m")), "is empty")
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 10)
+    assert_clean_error(cli("train", str(binary), "--out", str(tmp_path / "m")), "binary")
+    small = tmp_path / "small.txt"
+    small.write_text("a b c .\nd e f .\ng h i .\nj k l .\n")
+    assert_clean_error(cli("train", str(small), "--out", str(tmp_path / "m"), "--batch-size", "20"), "batch size")
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_option_values(text_corpus, tmp_path):
+    out = str(tmp_path / "m")
+    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--dropout", "1.5"), "dropout")
+    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--model", "transformer"), "unknown model type")
+    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--hidden", "0"), "hidden")
+    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--epochs", "x"), "invalid int value")
+    assert not Path(out).exists()
+
+
+def test_bad_checkpoints_and_sentences(tiny_lm_path, tmp_path):
+    model = str(tiny_lm_path)
+    assert_clean_error(cli("score", str(tmp_path / "none"), stdin="a b\n"), "no model")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("config.json", "vocab.json", "model.safetensors"):
+        (corrupt / name).write_text("{not json")
+    assert_clean_error(cli("score", str(corrupt), stdin="a b\n"), "corrupt")
+    assert_clean_error(cli("score", model, stdin="the cat .\n\nthe dog .\n"), "line 2 is an empty sentence")
+    assert_clean_error(cli("score", model, stdin="zebra giraffe\n"), "only words the model does not know")
+    assert_clean_error(cli("score", model, stdin=""), "empty")
+    assert_clean_error(cli("generate", model, "--temperature", "-1"), "temperature")
+    assert_clean_error(cli("generate", model, "--top-p", "0"), "top-p")
+
+
+def test_main_returns_exit_codes_in_process(tiny_lm_path, capsys):
+    assert main(["generate", str(tiny_lm_path), "--seed", "1", "--max-words", "5"]) == 0
+    assert capsys.readouterr().out.strip()
+    assert main(["score", "/nonexistent/model", "-"]) == 2

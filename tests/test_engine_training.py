@@ -1,0 +1,144 @@
+"""Training: it learns, it is reproducible, it stops and resumes, checkpoints round-trip."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+
+import pytest
+
+from rnngen.config import ModelConfig, TrainConfig
+from rnngen.corpus.base import Corpus
+from rnngen.events import BatchDone, Checkpointed, EpochDone, Finished, Sample, Started
+from rnngen.generate import SamplingSettings
+from rnngen.lm import LanguageModel
+from rnngen.tokenize import TokenizerSettings
+from rnngen.train import train
+from tests.conftest import tiny_corpus
+
+SMALL = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=32, layers=1, dropout=0.0)
+FAST = TrainConfig(epochs=3, batch_size=8, bptt=16, sample_every=0, seed=3, patience=0)
+
+
+def run(corpus, out, mc=SMALL, tc=FAST, **kw):
+    return list(train(corpus, mc, tc, out, **kw))
+
+
+def unigram_perplexity(corpus: Corpus, vocab) -> float:
+    """Add-one unigram over the same vocabulary and tokens (words + </s>)."""
+    counts = Counter(vocab.id(w) for s in corpus.train for w in [*s, "</s>"])
+    total = sum(counts.values()) + len(vocab)
+    nll = tokens = 0
+    for s in corpus.valid:
+        for w in [*s, "</s>"]:
+            nll -= math.log((counts[vocab.id(w)] + 1) / total)
+            tokens += 1
+    return math.exp(nll / tokens)
+
+
+def test_training_beats_a_unigram_model_and_emits_events(tmp_path):
+    corpus = tiny_corpus()
+    events = run(corpus, tmp_path / "m")
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Started and kinds[-1] is Finished
+    assert kinds.count(EpochDone) == 3
+    assert BatchDone in kinds and Checkpointed in kinds
+    epochs = [e for e in events if isinstance(e, EpochDone)]
+    assert epochs[-1].valid_ppl < epochs[0].valid_ppl
+    lm = LanguageModel.load(tmp_path / "m")
+    assert lm.evaluate(corpus.valid).perplexity < unigram_perplexity(corpus, lm.vocab)
+    assert events[-1].best_valid_ppl == pytest.approx(min(e.valid_ppl for e in epochs))
+
+
+@pytest.mark.parametrize("rnn_type", ["rnn_tanh", "rnn_relu", "gru", "lstm"])
+def test_deterministic_text_reaches_perplexity_near_one(tmp_path, rnn_type):
+    sentence = "one two three four five six seven eight".split()
+    corpus = Corpus("count", [sentence] * 64, [sentence], [sentence], TokenizerSettings.pretokenized())
+    mc = ModelConfig(rnn_type=rnn_type, vocab_size=50, emb=16, hidden=32, layers=1, dropout=0.0)
+    tc = TrainConfig(epochs=12, batch_size=8, bptt=16, sample_every=0, seed=1, lr=0.01, patience=0)
+    run(corpus, tmp_path / rnn_type, mc, tc)
+    lm = LanguageModel.load(tmp_path / rnn_type)
+    assert lm.evaluate(corpus.test).perplexity < 1.05
+
+
+def test_fixed_seed_reproduces_training_and_generation(tmp_path):
+    corpus = tiny_corpus()
+    run(corpus, tmp_path / "a")
+    run(corpus, tmp_path / "b")
+    a, b = LanguageModel.load(tmp_path / "a"), LanguageModel.load(tmp_path / "b")
+    sa, sb = a.score(["the cat sat on the mat ."])[0], b.score(["the cat sat on the mat ."])[0]
+    assert sa.logprob == sb.logprob
+    settings = SamplingSettings(seed=11, max_words=20)
+    words_a = [s.word for _, s in a.generate("", settings, count=3)]
+    words_b = [s.word for _, s in b.generate("", settings, count=3)]
+    assert words_a == words_b
+    other = [s.word for _, s in a.generate("", SamplingSettings(seed=12, max_words=20), count=3)]
+    assert other != words_a
+
+
+def test_stream_mode_trains_and_evaluates(tmp_path):
+    corpus = tiny_corpus()
+    tc = TrainConfig(epochs=3, batch_size=4, bptt=10, sample_every=0, seed=3, mode="stream", patience=0)
+    events = run(corpus, tmp_path / "s", tc=tc)
+    lm = LanguageModel.load(tmp_path / "s")
+    assert lm.train_config.mode == "stream"
+    assert lm.evaluate(corpus.valid).perplexity < unigram_perplexity(corpus, lm.vocab)
+    assert isinstance(events[-1], Finished)
+
+
+def test_stop_request_leaves_a_loadable_checkpoint(tmp_path):
+    stop = threading.Event()
+    events = []
+    for ev in train(tiny_corpus(), SMALL, TrainConfig(epochs=50, batch_size=8, log_every=1, sample_every=0),
+                    tmp_path / "m", stop=stop):
+        events.append(ev)
+        if isinstance(ev, BatchDone) and ev.batch == 2:
+            stop.set()
+    assert events[-1].reason == "stopped"
+    batches_after_stop = [e for e in events if isinstance(e, BatchDone) and e.batch > 2]
+    assert batches_after_stop == []
+    lm = LanguageModel.load(tmp_path / "m")
+    assert math.isfinite(lm.score(["the cat ."])[0].logprob)
+
+
+def test_time_budget_stops_training(tmp_path):
+    tc = TrainConfig(epochs=1000, batch_size=8, max_minutes=0.02, sample_every=0)
+    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    assert events[-1].reason == "time"
+    assert events[-1].epochs_run < 1000
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    corpus = tiny_corpus()
+    run(corpus, tmp_path / "m", tc=TrainConfig(epochs=2, batch_size=8, sample_every=0, patience=0))
+    events = run(corpus, tmp_path / "m", tc=TrainConfig(epochs=4, batch_size=8, sample_every=0, patience=0),
+                 resume=True)
+    assert events[0].start_epoch == 3
+    assert [e.epoch for e in events if isinstance(e, EpochDone)] == [3, 4]
+    history = LanguageModel.load(tmp_path / "m").history["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+
+
+def test_samples_are_emitted_during_training(tmp_path):
+    tc = TrainConfig(epochs=1, batch_size=8, sample_every=5)
+    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    samples = [e for e in events if isinstance(e, Sample)]
+    assert samples and all(isinstance(s.text, str) for s in samples)
+
+
+def test_checkpoint_round_trip_gives_identical_scores(tiny_lm, tmp_path):
+    sentences = ["the cat sat on the mat .", "a dog ran ."]
+    before = [s.logprob for s in tiny_lm.score(sentences)]
+    tiny_lm.save(tmp_path / "copy")
+    after = [s.logprob for s in LanguageModel.load(tmp_path / "copy").score(sentences)]
+    assert before == after
+
+
+@pytest.mark.parametrize("tied,emb,hidden", [(True, 16, 16), (True, 8, 16)])
+def test_tied_embeddings_share_weights_and_round_trip(tmp_path, tied, emb, hidden):
+    mc = ModelConfig(rnn_type="gru", vocab_size=100, emb=emb, hidden=hidden, layers=2, dropout=0.1, tied=tied)
+    run(tiny_corpus(), tmp_path / "t", mc=mc, tc=TrainConfig(epochs=1, batch_size=8, sample_every=0))
+    lm = LanguageModel.load(tmp_path / "t")
+    assert lm.module.decoder.weight.data_ptr() == lm.module.encoder.weight.data_ptr()
+    assert math.isfinite(lm.score(["the cat ."])[0].logprob)
