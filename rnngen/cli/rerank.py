@@ -1,0 +1,106 @@
+"""`rnngen rerank`: rescore n-best lists of candidate translations with the language model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnngen.cli._common import err, load_model
+
+FORMATS = ("moses", "tsv", "lines")
+OUTPUTS = ("nbest", "best", "json")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "rerank", help="rerank n-best lists of candidate translations",
+        description="Add a language-model feature to every candidate of an n-best list and sort each id's candidates "
+                    "best first. New score = existing score + W * LM feature when the list has scores (the Moses "
+                    "total, a TSV third column), else the LM feature alone. LM feature = the candidate's natural-log "
+                    "probability under the chosen normalisation + X * its number of unknown words.",
+        epilog="formats: moses 'id ||| hypothesis ||| features ||| total [||| ...]' (gets an LM_rnn= feature); "
+               "tsv 'id<TAB>candidate[<TAB>score]' (a first line starting 'id' is a header; gets the columns "
+               "lm_logprob, lm_tokens, lm_oov, lm_feature, total); lines: one candidate per line, blank lines between "
+               "ids (written back as candidate<TAB>score). Output best: the best candidate per id, in id order; "
+               "json: one JSON object per id per line.")
+    p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    p.add_argument("nbest", metavar="NBEST", help="the n-best list ('-': standard input)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="input format (default: detected from the first line: '|||' moses, a tab tsv, else lines)")
+    p.add_argument("--weight", type=float, default=None, metavar="W",
+                   help="weight of the LM feature added to existing scores (default 1)")
+    p.add_argument("--normalize", default="none", metavar="none|length|ppl|wp:ALPHA",
+                   help="LM feature: none = log-prob; length = per token; ppl = minus the perplexity; "
+                        "wp:ALPHA = log-prob / ((5 + tokens) / 6) ** ALPHA (GNMT; wp alone = wp:0.6) (default none)")
+    p.add_argument("--oov-penalty", type=float, default=0.0, metavar="X",
+                   help="add X per unknown word to the LM feature (use a negative X to penalise; default 0)")
+    p.add_argument("--output", choices=OUTPUTS, default="nbest",
+                   help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
+                        "(default nbest)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnngen.rerank import Normalization, RerankSettings, rerank, write
+
+    settings = RerankSettings(1.0 if args.weight is None else args.weight, Normalization.parse(args.normalize),
+                              args.oov_penalty).validate()
+    nbest = _read(args.nbest, args.format)
+    if args.weight is not None and not nbest.has_scores:
+        _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
+    lm = load_model(args.model)
+    result = _with_progress(lambda progress: rerank(lm, nbest, settings, progress=progress), len(nbest.candidates))
+    stdout = sys.stdout
+    for line in write(result, args.output):
+        stdout.write(line + "\n")
+    stdout.flush()
+    _warn(result, args.output)
+    return 0
+
+
+def _read(source: str, format: str | None):
+    from rnngen.errors import InputError
+    from rnngen.rerank import decode_lines, parse
+
+    if source == "-":
+        return parse(decode_lines(sys.stdin.buffer, "standard input"), format, "standard input")
+    try:
+        with open(source, "rb") as handle:
+            return parse(decode_lines(handle, source), format, source)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise InputError(f"no such file: {source}") from None
+
+
+def _with_progress(work, total: int):
+    """Run `work(progress)` with a progress bar on stderr when it is a terminal and the list is long."""
+    if not err.is_terminal or total < 20_000:
+        return work(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("scoring candidates"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("score", total=total)
+        return work(lambda done, _total: bar.update(task, completed=done))
+
+
+def _warn(result, output: str) -> None:
+    """Report candidates the model could not really judge, and ids that get no `best` line."""
+    for lines, what in ((result.empty_lines, "empty candidate{s}"),
+                        (result.unknown_lines, "candidate{s} made only of unknown words")):
+        if lines:
+            what = what.format(s="s" if len(lines) > 1 else "")
+            _warning(f"{len(lines):,} {what} ({_lines(lines)}); scored as the model scores them")
+    missing = result.missing_ids
+    if missing and output == "best":
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        _warning(f"{len(missing):,} id{'s' if len(missing) > 1 else ''} between {result.groups[0][0]} and "
+                 f"{result.groups[-1][0]} without candidates, so without an output line: {shown}")
+
+
+def _warning(message: str) -> None:
+    err.print(f"rnngen: warning: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _lines(numbers: list[int]) -> str:
+    head = ", ".join(map(str, numbers[:10]))
+    return f"line{'s' if len(numbers) > 1 else ''} {head}{', ...' if len(numbers) > 10 else ''}"
