@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import err, load_model
+from rnngen.cli._common import emit, err, load_model
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -50,10 +50,9 @@ def run(args: argparse.Namespace) -> int:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
     lm = load_model(args.model)
     result = _with_progress(lambda progress: rerank(lm, nbest, settings, progress=progress), len(nbest.candidates))
-    stdout = sys.stdout
     for line in write(result, args.output):
-        stdout.write(line + "\n")
-    stdout.flush()
+        emit(line)
+    sys.stdout.flush()
     _warn(result, args.output)
     return 0
 
