@@ -1,0 +1,251 @@
+"""The rnngen Textual app: five tabs over the engine, a status bar, the palette and help.
+
+`make_app()` builds it for the CLI and for tests (fixed folders, fixed size);
+`run_app()` is what `rnngen` with no arguments runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from rnngen.lm import LanguageModel
+from rnngen.tui.commands import RnngenCommands
+from rnngen.tui.messages import ModelLoaded, ModelLoadFailed, describe_error
+from rnngen.tui.widgets.status_bar import StatusBar
+
+STYLES = Path(__file__).parent / "styles"
+LIGHT, DARK = "textual-light", "textual-dark"
+
+
+def _css_paths() -> list[Path]:
+    """app.tcss first, then the panes' own sheets that exist."""
+    return [STYLES / "app.tcss"] + sorted(p for p in STYLES.glob("*.tcss") if p.name != "app.tcss")
+
+
+def _pane(module: str, cls: str) -> Any:
+    """A pane from another module, or a placeholder while that module is not written yet."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), cls)()
+    except (ImportError, AttributeError):
+        return Static(f"{cls} is not available in this build.", classes="placeholder")
+
+
+def terminal_is_light() -> bool:
+    """COLORFGBG (set by many terminals) says 'fg;bg'; a bg of 7 or 15 is a light background."""
+    bg = os.environ.get("COLORFGBG", "").split(";")[-1]
+    return bg in ("7", "15")
+
+
+class RnngenApp(App):
+    """Corpus, Train, Score, Generate and Models tabs sharing one loaded model and corpus."""
+
+    TITLE = "rnngen"
+    CSS_PATH = _css_paths()
+    COMMANDS = App.COMMANDS | {RnngenCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    TABS = {"corpus": "Corpus", "train": "Train", "score": "Score", "generate": "Generate", "models": "Models"}
+    BINDINGS = [
+        Binding("1", "show_tab('corpus')", "Corpus", show=False),
+        Binding("2", "show_tab('train')", "Train", show=False),
+        Binding("3", "show_tab('score')", "Score", show=False),
+        Binding("4", "show_tab('generate')", "Generate", show=False),
+        Binding("5", "show_tab('models')", "Models", show=False),
+        Binding("f1,question_mark", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
+        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    lm: reactive[LanguageModel | None] = reactive(None)
+    corpus_spec: reactive[str] = reactive("travel")
+
+    def __init__(self, checkpoints: Path | None = None, corpora: Path | None = None,
+                 browse_root: Path | None = None, theme: str | None = None) -> None:
+        super().__init__()
+        if checkpoints is not None:
+            os.environ["RNNGEN_CHECKPOINTS"] = str(checkpoints)
+        if corpora is not None:
+            os.environ["RNNGEN_CORPORA"] = str(corpora)
+        self.browse_root = browse_root or Path.cwd()
+        self.corpus: Any = None  # the last loaded rnngen.corpus.Corpus
+        self.corpus_options: dict[str, Any] = {}
+        self._corpus_for = ""
+        self._initial_theme = theme or (LIGHT if terminal_is_light() else DARK)
+        builtin = self.builtin_corpora()
+        if builtin and self.corpus_spec not in builtin:
+            self.corpus_spec = builtin[0]
+
+    # -- layout ----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        from rnngen.tui.screens.corpus import CorpusPane
+        from rnngen.tui.screens.models import ModelsPane
+        from rnngen.tui.screens.train import TrainPane
+
+        yield StatusBar()
+        with TabbedContent(initial="corpus", id="tabs"):
+            with TabPane("1 Corpus", id="corpus"):
+                yield CorpusPane()
+            with TabPane("2 Train", id="train"):
+                yield TrainPane()
+            with TabPane("3 Score", id="score"):
+                yield _pane("rnngen.tui.screens.score", "ScorePane")
+            with TabPane("4 Generate", id="generate"):
+                yield _pane("rnngen.tui.screens.generate", "GeneratePane")
+            with TabPane("5 Models", id="models"):
+                yield ModelsPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme
+        self._update_status()
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        """Focus the tab's first control that does not take typing, so its keys show in the footer."""
+        from textual.widgets import Input, TextArea
+
+        pane = event.pane
+        if pane.id == "models":
+            from rnngen.tui.screens.models import ModelsPane
+
+            for models in pane.query(ModelsPane):
+                models.refresh_rows()
+        for widget in pane.query("*"):
+            if widget.focusable and not isinstance(widget, (Input, TextArea)):
+                widget.focus()
+                return
+
+    def watch_lm(self) -> None:
+        self._update_status()
+
+    def watch_corpus_spec(self) -> None:
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if not self._screen_stack:
+            return
+        for bar in self.query(StatusBar):
+            bar.show(self.lm, self.corpus_spec)
+
+    # -- shared facts ------------------------------------------------------------
+    def set_corpus(self, spec: str, corpus: Any, options: dict[str, Any]) -> None:
+        """Make a loaded corpus the current one (Train uses it without reading it again)."""
+        self.corpus, self.corpus_options, self._corpus_for = corpus, options, spec
+        self.corpus_spec = spec
+
+    def loaded_corpus(self) -> Any:
+        """The loaded Corpus for `corpus_spec`, or None when it still has to be read."""
+        return self.corpus if self.corpus is not None and self._corpus_for == self.corpus_spec else None
+
+    @staticmethod
+    def builtin_corpora() -> list[str]:
+        from rnngen.corpus import BUILTIN
+
+        try:  # the built-in corpora register themselves on import
+            import rnngen.corpus.builtin  # noqa: F401
+        except ImportError:
+            pass
+        return sorted(BUILTIN)
+
+    @staticmethod
+    def downloaded_corpora() -> list[str]:
+        from rnngen.corpus import corpora_root
+
+        root = corpora_root()
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    @staticmethod
+    def checkpoint_rows() -> list[dict[str, Any]]:
+        from rnngen.catalog import model_rows
+
+        return model_rows()
+
+    # -- actions -------------------------------------------------------------------
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        from rnngen.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_dark(self) -> None:
+        self.theme = LIGHT if self.current_theme.dark else DARK
+
+    def action_leave_field(self) -> None:
+        """Escape from a text field gives the keys 1-5 back to tab switching."""
+        self.set_focus(None)
+
+    def action_start_training(self) -> None:
+        self.action_show_tab("train")
+        self._train_pane().action_start()
+
+    def action_stop_training(self) -> None:
+        self._train_pane().action_stop()
+
+    def action_resume_training(self) -> None:
+        self.action_show_tab("train")
+        self._train_pane().action_resume()
+
+    def _train_pane(self):
+        from rnngen.tui.screens.train import TrainPane
+
+        return self.query_one(TrainPane)
+
+    def choose_corpus(self, spec: str) -> None:
+        from rnngen.tui.screens.corpus import CorpusPane
+
+        self.action_show_tab("corpus")
+        self.query_one(CorpusPane).load(spec)
+
+    # -- loading a model (shared by Models tab and palette) ---------------------------
+    def load_model(self, path: str | Path) -> None:
+        self._load_model(str(path))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load-model")
+    def _load_model(self, path: str) -> None:
+        try:
+            lm = LanguageModel.load(path)
+        except Exception as exc:  # a corrupt checkpoint is a notification, not a crash
+            self.post_message(ModelLoadFailed(Path(path).name, describe_error(exc)))
+            return
+        self.post_message(ModelLoaded(lm))
+
+    @on(ModelLoaded)
+    def _model_loaded(self, message: ModelLoaded) -> None:
+        self.lm = message.lm
+        self.notify(f"Loaded model {message.lm.name}", title="Model")
+
+    @on(ModelLoadFailed)
+    def _model_failed(self, message: ModelLoadFailed) -> None:
+        self.notify(message.error, title=f"Cannot load {message.name}", severity="error", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker died of a bug, not a user error: tell the user, keep the app alive."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=10)
+
+
+def make_app(checkpoints: Path | None = None, corpora: Path | None = None, **kw: Any) -> RnngenApp:
+    """The app for the CLI and tests; `checkpoints`/`corpora` override $RNNGEN_CHECKPOINTS/$RNNGEN_CORPORA."""
+    return RnngenApp(checkpoints=checkpoints, corpora=corpora, **kw)
+
+
+def run_app() -> int:
+    make_app().run()
+    return 0

@@ -1,0 +1,44 @@
+"""The command palette's rnngen actions: tabs, models, training, corpora, help, theme."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from rnngen.tui.app import RnngenApp
+
+
+def app_commands(app: "RnngenApp") -> Iterator[tuple[str, Callable[[], object], str]]:
+    """(name, callback, help) for every palette command, built fresh so new models show up."""
+    for key, (pane, title) in enumerate(app.TABS.items(), 1):
+        yield f"Go to {title}", partial(app.action_show_tab, pane), f"switch to the {title} tab (key {key})"
+    yield "Start training", partial(app.run_action, "start_training"), "train with the options on the Train tab"
+    yield "Stop training", partial(app.run_action, "stop_training"), "stop after the current batch (the model is kept)"
+    yield "Resume training", partial(app.run_action, "resume_training"), "continue training the named model"
+    for name in app.builtin_corpora():
+        yield f"Use built-in corpus: {name}", partial(app.choose_corpus, name), "load it on the Corpus tab"
+    for name in app.downloaded_corpora():
+        yield f"Use downloaded corpus: {name}", partial(app.choose_corpus, name), "load it on the Corpus tab"
+    for row in app.checkpoint_rows():
+        if not row.get("error"):
+            yield f"Load model: {row['name']}", partial(app.load_model, row["path"]), f"{row['type']} on {row['corpus']}"
+    yield "Help", app.action_help, "keys and what each tab does"
+    yield "Toggle light/dark theme", app.action_toggle_dark, "switch between the light and dark theme"
+
+
+class RnngenCommands(Provider):
+    """Fuzzy search over `app_commands`."""
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in app_commands(self.app):  # type: ignore[arg-type]
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in app_commands(self.app):  # type: ignore[arg-type]
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,1 @@
+"""One module per tab or modal screen of the app."""

@@ -1,0 +1,192 @@
+"""The Corpus tab: choose a corpus (built-in, downloaded, downloadable, or a local path) and see its statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.validation import Integer
+from textual.widgets import Checkbox, DirectoryTree, Input, Label, OptionList, ProgressBar
+from textual.widgets.option_list import Option
+
+from rnngen.tui.messages import describe_error
+from rnngen.tui.messages import CorpusFailed, CorpusLoaded, DownloadFinished, DownloadProgressed
+from rnngen.tui.widgets.corpus_stats import CorpusStats, compute_stats
+
+
+class QuietTree(DirectoryTree):
+    """A file tree without hidden files and folders."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [p for p in paths if not p.name.startswith(".")]
+
+
+def downloadable() -> list[tuple[str, str]]:
+    """(name, description) of corpora the registry can fetch, when the registry module exists."""
+    try:
+        from rnngen.corpus import registry
+    except ImportError:
+        return []
+    entries = getattr(registry, "REGISTRY", None) or getattr(registry, "CORPORA", None) or {}
+    out = []
+    for name, entry in (entries.items() if isinstance(entries, dict) else ()):
+        out.append((name, str(getattr(entry, "description", "") or "")))
+    return out
+
+
+class CorpusPane(Horizontal):
+    """Left: where the text comes from; right: what is in it."""
+
+    BINDINGS = [("ctrl+l", "load_path", "Load path")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="corpus-sources"):
+            yield Label("Corpora", classes="section")
+            yield OptionList(id="corpus-list")
+            yield Label("File or folder", classes="section")
+            yield Input(placeholder="path, enter to load", id="corpus-path", compact=True)
+            yield QuietTree(self.app.browse_root, id="corpus-tree")  # type: ignore[attr-defined]
+            with Horizontal(id="corpus-options"):
+                yield Label("vocab C")
+                yield Input("8000", id="vocab-size", type="integer", validators=[Integer(minimum=4)], compact=True)
+                yield Checkbox("lowercase", id="lowercase")
+            yield ProgressBar(id="download-progress", show_eta=False)
+        yield CorpusStats(id="corpus-stats")
+
+    def on_mount(self) -> None:
+        app: Any = self.app
+        self.query_one("#download-progress").display = False
+        self.refresh_sources()
+        if app.corpus_spec in app.builtin_corpora():
+            self.load(app.corpus_spec)
+
+    def refresh_sources(self) -> None:
+        """Built-in, then downloaded, then downloadable corpora, one option each."""
+        app: Any = self.app
+        options: list[Option | None] = []
+        for name in app.builtin_corpora():
+            options.append(Option(Text.assemble(("◆ ", "bold"), name, ("  built-in", "dim")), id=f"load:{name}"))
+        downloaded = app.downloaded_corpora()
+        for name in downloaded:
+            options.append(Option(Text.assemble(("● ", "bold"), name, ("  downloaded", "dim")), id=f"load:{name}"))
+        for name, description in downloadable():
+            if name not in downloaded:
+                options.append(Option(Text.assemble(("↓ ", "bold"), name, (f"  {description}", "dim")),
+                                      id=f"get:{name}"))
+        if not options:
+            options.append(Option(Text("no corpora yet: give a path below", style="dim"), id="none", disabled=True))
+        olist = self.query_one("#corpus-list", OptionList)
+        olist.clear_options()
+        olist.add_options(options)
+
+    # -- choosing --------------------------------------------------------------------
+    @on(OptionList.OptionSelected, "#corpus-list")
+    def _option(self, event: OptionList.OptionSelected) -> None:
+        kind, _, name = (event.option.id or "").partition(":")
+        if kind == "get":
+            self.download(name)
+        else:
+            self.load(name)
+
+    @on(DirectoryTree.FileSelected)
+    @on(DirectoryTree.DirectorySelected)
+    def _tree(self, event: DirectoryTree.FileSelected | DirectoryTree.DirectorySelected) -> None:
+        self.query_one("#corpus-path", Input).value = str(event.path)
+        if isinstance(event, DirectoryTree.FileSelected):
+            self.load(str(event.path))
+
+    @on(Input.Submitted, "#corpus-path")
+    def action_load_path(self) -> None:
+        path = self.query_one("#corpus-path", Input).value.strip()
+        if not path:
+            self.app.notify("Type a file or folder path first.", severity="warning")
+            return
+        self.load(str(Path(path).expanduser()))
+
+    @on(Input.Submitted, "#vocab-size")
+    @on(Checkbox.Changed, "#lowercase")
+    def _options_changed(self) -> None:
+        app: Any = self.app
+        if app.corpus is not None:
+            self.load(app.corpus_spec)
+
+    def vocab_size(self) -> int:
+        field = self.query_one("#vocab-size", Input)
+        try:
+            return max(4, int(field.value))
+        except ValueError:
+            return 8000
+
+    def load(self, spec: str) -> None:
+        """Read the corpus and its statistics in a thread; the result arrives as a message."""
+        lowercase = self.query_one("#lowercase", Checkbox).value
+        self.loading_label(f"Loading {spec} …")
+        self._load(spec, lowercase, self.vocab_size())
+
+    def loading_label(self, text: str) -> None:
+        self.query_one(CorpusStats).loading = bool(text)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="corpus")
+    def _load(self, spec: str, lowercase: bool, vocab_size: int) -> None:
+        from rnngen.corpus import load_corpus
+
+        try:
+            corpus = load_corpus(spec, lowercase=lowercase)
+            stats = compute_stats(corpus, vocab_size)
+        except Exception as exc:  # shown, never fatal: a bad file must not end the session
+            self.post_message(CorpusFailed(spec, describe_error(exc)))
+            return
+        self.post_message(CorpusLoaded(spec, corpus, stats))
+
+    @on(CorpusLoaded)
+    def _loaded(self, message: CorpusLoaded) -> None:
+        app: Any = self.app
+        self.loading_label("")
+        app.set_corpus(message.spec, message.corpus, {"lowercase": self.query_one("#lowercase", Checkbox).value})
+        self.query_one(CorpusStats).show(message.stats)
+        for warning in message.corpus.warnings:
+            app.notify(warning, title="Corpus", severity="warning")
+
+    @on(CorpusFailed)
+    def _failed(self, message: CorpusFailed) -> None:
+        self.loading_label("")
+        self.app.notify(message.error, title=f"Cannot load {message.spec}", severity="error", timeout=8)
+
+    # -- downloading -------------------------------------------------------------------
+    def download(self, name: str) -> None:
+        bar = self.query_one("#download-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=None, progress=0)
+        self.app.notify(f"Downloading {name} …", title="Corpus")
+        self._download(name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="download")
+    def _download(self, name: str) -> None:
+        from rnngen.corpus import registry  # present whenever a `get:` option is listed
+
+        def progress(done: int, total: int | None = None, *_: Any) -> None:
+            self.post_message(DownloadProgressed(name, done, total))
+
+        try:
+            registry.download(name, progress=progress)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.post_message(DownloadFinished(name, describe_error(exc)))
+            return
+        self.post_message(DownloadFinished(name))
+
+    @on(DownloadProgressed)
+    def _progressed(self, message: DownloadProgressed) -> None:
+        self.query_one("#download-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    @on(DownloadFinished)
+    def _downloaded(self, message: DownloadFinished) -> None:
+        self.query_one("#download-progress").display = False
+        if message.error:
+            self.app.notify(message.error, title=f"Cannot download {message.name}", severity="error", timeout=8)
+            return
+        self.refresh_sources()
+        self.load(message.name)

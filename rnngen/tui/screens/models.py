@@ -1,0 +1,221 @@
+"""The Models tab: the checkpoints on disk; load, rename, delete, and compare two."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.validation import Function
+from textual.widgets import DataTable, Static
+
+from rnngen import checkpoint
+from rnngen.errors import RnngenError
+
+COLUMNS = ("", "name", "type", "layers×hidden", "corpus", "valid ppl", "vocab", "params", "epochs", "date")
+
+
+def fmt_ppl(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) and value == value and value < 1e12 else "–"
+
+
+def history_of(path: str) -> list[dict]:
+    """The per-epoch records from a checkpoint's history.json ([] when absent or unreadable)."""
+    try:
+        data = json.loads((Path(path) / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    epochs = data.get("epochs", []) if isinstance(data, dict) else []
+    return [e for e in epochs if isinstance(e, dict)]
+
+
+class ModelsPane(Vertical):
+    """A table of checkpoints and the details of the highlighted one."""
+
+    BINDINGS = [
+        Binding("enter", "load", "Load", show=True),
+        Binding("r", "rename", "Rename"),
+        Binding("d,delete", "delete", "Delete"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("f5", "refresh", "Refresh", show=False),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.rows: list[dict[str, Any]] = []
+        self.marked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        table = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Static("", id="model-detail")
+
+    def on_mount(self) -> None:
+        self.refresh_rows()
+        self.watch(self.app, "lm", lambda _: self.refresh_rows(), init=False)
+
+    def action_refresh(self) -> None:
+        self.refresh_rows()
+
+    def refresh_rows(self) -> None:
+        app: Any = self.app
+        table = self.query_one(DataTable)
+        keep = self.current()
+        self.rows = app.checkpoint_rows()
+        self.marked = [p for p in self.marked if any(r["path"] == p for r in self.rows)]
+        table.clear()
+        loaded = str(app.lm.path) if app.lm is not None and app.lm.path else None
+        for r in self.rows:
+            mark = ("✓" if r["path"] in self.marked else "") + ("▶" if r["path"] == loaded else "")
+            if r.get("error"):
+                table.add_row(mark, r["name"], Text("unreadable", style="red"), "", "", "", "", "", "", "",
+                              key=r["path"])
+                continue
+            table.add_row(mark, r["name"], r["type"], f"{r['layers']}×{r['hidden']}", r["corpus"],
+                          Text(fmt_ppl(r["best_valid_ppl"]), justify="right"),
+                          Text(f"{r['vocab']:,}", justify="right"), Text(f"{r['parameters']:,}", justify="right"),
+                          Text(str(r["epochs"]), justify="right"), r["date"], key=r["path"])
+        if keep is not None:
+            for i, r in enumerate(self.rows):
+                if r["path"] == keep["path"]:
+                    table.move_cursor(row=i)
+        self._show_detail()
+        if not self.rows:
+            self.query_one("#model-detail", Static).update(
+                f"No models in {checkpoint.default_root()} yet: train one on the Train tab (2).")
+
+    def current(self) -> dict[str, Any] | None:
+        table = self.query_one(DataTable)
+        if not self.rows or table.cursor_row < 0 or table.cursor_row >= len(self.rows):
+            return None
+        return self.rows[table.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def _show_detail(self) -> None:
+        row = self.current()
+        detail = self.query_one("#model-detail", Static)
+        if row is None:
+            detail.update("")
+            return
+        if row.get("error"):
+            detail.update(Text.assemble((row["name"], "bold"), " cannot be read: ", (row["error"], "red")))
+            return
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        grid.add_row("path", row["path"])
+        grid.add_row("model", f"{row['type']}, {row['layers']} layer(s), emb {row['emb']}, hidden {row['hidden']}"
+                              f"{', tied' if row.get('tied') else ''}")
+        grid.add_row("trained", f"{row['epochs']} epoch(s) on {row['corpus'] or '?'}, best valid ppl "
+                                f"{fmt_ppl(row['best_valid_ppl'])}")
+        detail.update(grid)
+
+    # -- actions -----------------------------------------------------------------------
+    @on(DataTable.RowSelected)
+    def action_load(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        if row.get("error"):
+            self.app.notify(row["error"], title=f"Cannot load {row['name']}", severity="error", timeout=8)
+            return
+        self.app.load_model(row["path"])  # type: ignore[attr-defined]
+
+    def action_rename(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        from rnngen.tui.screens.dialogs import PromptScreen
+
+        folder = Path(row["path"])
+        taken = {r["name"] for r in self.rows}
+
+        def check(value: str) -> bool:
+            value = value.strip()
+            return bool(value) and "/" not in value and not value.startswith(".") and (value not in taken
+                                                                                        or value == row["name"])
+
+        def answered(name: str | None) -> None:
+            if not name or name == row["name"]:
+                return
+            try:
+                target = checkpoint.rename(folder, name)
+            except (RnngenError, OSError) as exc:
+                self.app.notify(str(exc), title="Cannot rename", severity="error", timeout=8)
+                return
+            app: Any = self.app
+            if app.lm is not None and app.lm.path is not None and Path(app.lm.path) == folder:
+                app.lm.path = target
+                app.mutate_reactive(type(app).lm)
+            self.marked = [str(target) if p == str(folder) else p for p in self.marked]
+            self.refresh_rows()
+            self._select(str(target))
+            app.notify(f"Renamed {row['name']} to {name}.", title="Models")
+
+        validator = Function(check, "a new name: no '/', not starting with '.', not taken")
+        self.app.push_screen(PromptScreen(f"New name for {row['name']}:", row["name"], [validator]), answered)
+
+    def action_delete(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        from rnngen.tui.screens.dialogs import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            app: Any = self.app
+            folder = Path(row["path"])
+            try:
+                if row.get("error"):
+                    import shutil
+
+                    shutil.rmtree(folder)
+                else:
+                    checkpoint.delete(folder)
+            except (RnngenError, OSError) as exc:
+                app.notify(str(exc), title="Cannot delete", severity="error", timeout=8)
+                return
+            if app.lm is not None and app.lm.path is not None and Path(app.lm.path) == folder:
+                app.lm = None
+            self.refresh_rows()
+            app.notify(f"Deleted {row['name']}.", title="Models")
+
+        what = "the unreadable folder" if row.get("error") else "the model"
+        self.app.push_screen(ConfirmScreen(f"Delete {what} {row['name']}?\n{row['path']}", "Delete"), answered)
+
+    def action_mark(self) -> None:
+        row = self.current()
+        if row is None or row.get("error"):
+            return
+        if row["path"] in self.marked:
+            self.marked.remove(row["path"])
+        else:
+            self.marked = (self.marked + [row["path"]])[-2:]
+        self.refresh_rows()
+
+    def action_compare(self) -> None:
+        chosen = list(self.marked)
+        row = self.current()
+        if len(chosen) < 2 and row is not None and not row.get("error") and row["path"] not in chosen:
+            chosen.append(row["path"])
+        if len(chosen) < 2:
+            self.app.notify("Mark two models with space, then press c.", title="Compare", severity="warning")
+            return
+        by_path = {r["path"]: r for r in self.rows}
+        from rnngen.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(by_path[chosen[0]], by_path[chosen[1]]))
+
+    def _select(self, path: str) -> None:
+        for i, r in enumerate(self.rows):
+            if r["path"] == path:
+                self.query_one(DataTable).move_cursor(row=i)

@@ -1,0 +1,306 @@
+"""The Train tab: presets and every engine option, and training watched live.
+
+The engine's `train()` generator runs in a thread worker; each event is posted
+to this pane as a `TrainingEvent` message, so all widget work happens on the
+UI thread and stays small (plots are redrawn by a timer, not per event).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, ProgressBar, RichLog, Select, Static
+
+from rnngen import events
+from rnngen.config import PRESET_HELP, PRESETS, preset
+from rnngen.errors import RnngenError
+from rnngen.tui.messages import describe_error, EntropyFloorComputed, TrainingEnded, TrainingEvent
+from rnngen.tui.widgets.config_form import ConfigForm
+from rnngen.tui.widgets.training_plots import TrainingPlots
+
+
+def entropy_floor(corpus: Any) -> float | None:
+    """exp of the source's true cross-entropy per token (words + </s>) on the valid split."""
+    if corpus.true_logprob is None or not corpus.valid:
+        return None
+    total = sum(corpus.true_logprob(s) for s in corpus.valid)
+    tokens = sum(len(s) + 1 for s in corpus.valid)
+    return math.exp(-total / tokens)
+
+
+def clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def valid_name(value: str) -> str | None:
+    """Why `value` cannot name an output model, or None."""
+    value = value.strip()
+    if not value:
+        return "give the model a name"
+    if value.startswith(".") and "/" not in value:
+        return "a model name cannot start with '.'"
+    return None
+
+
+class TrainPane(Horizontal):
+    """Form on the left, live progress on the right."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "start", "Start"),
+        Binding("ctrl+x", "stop", "Stop"),
+        Binding("ctrl+r", "resume", "Resume"),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.stop_event: threading.Event | None = None
+        self.training = False
+        self.start_epoch = 1
+        self.batches_per_epoch = 0
+        self.saved: Path | None = None
+        self.best_ppl: float | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="train-setup"):
+            with Horizontal(classes="field"):
+                yield Label("preset", classes="field-name")
+                yield Select([(f"{name}", name) for name in PRESETS], value="small", allow_blank=False,
+                             compact=True, id="preset")
+            with Horizontal(classes="field"):
+                yield Label("output", classes="field-name")
+                yield Input("", compact=True, id="out-name", placeholder="model name")
+            with Horizontal(id="train-buttons"):
+                yield Button("Start", variant="success", id="start", compact=True)
+                yield Button("Stop", variant="error", id="stop", compact=True, disabled=True)
+                yield Button("Resume", id="resume", compact=True)
+            yield Static("", id="train-problem", classes="problem")
+            yield ConfigForm(id="train-form")
+        with Vertical(id="train-live"):
+            yield Static("Idle. Pick options and press Start (ctrl+s).", id="train-status")
+            yield ProgressBar(id="train-progress", show_eta=False)
+            yield TrainingPlots(id="train-plots")
+            yield RichLog(id="train-log", max_lines=500, wrap=True, markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#preset", Select).tooltip = "\n".join(f"{k}: {v}" for k, v in PRESET_HELP.items())
+        self._apply_preset("small")
+        self.query_one("#train-progress", ProgressBar).update(total=1, progress=0)
+        self.watch(self.app, "corpus_spec", self._corpus_changed)
+
+    # -- form -------------------------------------------------------------------------
+    @on(Select.Changed, "#preset")
+    def _preset_changed(self, event: Select.Changed) -> None:
+        self._apply_preset(str(event.value))
+
+    def _apply_preset(self, name: str) -> None:
+        model, train = preset(name)
+        self.query_one(ConfigForm).set_values(model, train)
+        self._suggest_name()
+
+    def _corpus_changed(self, spec: str) -> None:
+        self._suggest_name()
+
+    def _suggest_name(self) -> None:
+        """`<corpus>-<preset>`, unless the person typed a name of their own."""
+        field = self.query_one("#out-name", Input)
+        if field.value and field.value != getattr(self, "_suggested", None):
+            return
+        spec = Path(str(getattr(self.app, "corpus_spec", "") or "model")).stem or "model"
+        self._suggested = f"{spec}-{self.query_one('#preset', Select).value}"
+        field.value = self._suggested
+
+    @on(ConfigForm.ValidityChanged)
+    @on(Input.Changed, "#out-name")
+    def _validity(self) -> None:
+        form = self.query_one(ConfigForm)
+        problems = list(form._problems)
+        name_problem = valid_name(self.query_one("#out-name", Input).value)
+        if name_problem:
+            problems.append(f"output: {name_problem}")
+        self.query_one("#train-problem", Static).update(Text("\n".join(problems), style="bold red"))
+        self._sync_buttons(bool(problems))
+
+    def _sync_buttons(self, invalid: bool | None = None) -> None:
+        if invalid is None:
+            invalid = not self.query_one(ConfigForm).valid or bool(valid_name(self.query_one("#out-name", Input).value))
+        self.query_one("#start", Button).disabled = self.training or invalid
+        self.query_one("#resume", Button).disabled = self.training or invalid
+        self.query_one("#stop", Button).disabled = not self.training
+
+    # -- actions ---------------------------------------------------------------------------
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        self._begin(resume=False)
+
+    @on(Button.Pressed, "#resume")
+    def action_resume(self) -> None:
+        self._begin(resume=True)
+
+    @on(Button.Pressed, "#stop")
+    def action_stop(self) -> None:
+        if self.training and self.stop_event is not None:
+            self.stop_event.set()
+            self.query_one("#train-status", Static).update("Stopping after this batch; the best model is kept …")
+        else:
+            self.app.notify("Nothing is training.", severity="warning")
+
+    def _begin(self, resume: bool) -> None:
+        app: Any = self.app
+        if self.training:
+            app.notify("Training is already running; stop it first (ctrl+x).", severity="warning")
+            return
+        name = self.query_one("#out-name", Input).value.strip()
+        problem = valid_name(name)
+        try:
+            if problem:
+                raise RnngenError(f"output: {problem}")
+            model_config, train_config = self.query_one(ConfigForm).values()
+        except RnngenError as exc:
+            app.notify(str(exc), title="Cannot train", severity="error", timeout=8)
+            return
+        from rnngen.checkpoint import resolve
+
+        out = resolve(name)
+        if not resume and (out / "config.json").exists():
+            from rnngen.tui.screens.dialogs import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._launch(model_config, train_config, out, resume)
+
+            app.push_screen(ConfirmScreen(f"A model named {name!r} exists. Train a new one over it?", "Replace"),
+                            answered)
+            return
+        self._launch(model_config, train_config, out, resume)
+
+    def _launch(self, model_config: Any, train_config: Any, out: Path, resume: bool) -> None:
+        app: Any = self.app
+        self.training, self.saved, self.best_ppl = True, None, None
+        self.stop_event = threading.Event()
+        self._sync_buttons()
+        self.query_one(TrainingPlots).reset()
+        self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#train-log", RichLog).write(f"{'Resuming' if resume else 'Training'} {out.name} on "
+                                                     f"{app.corpus_spec} …")
+        self.query_one("#train-status", Static).update(f"Loading {app.corpus_spec} …")
+        self._train(app.corpus_spec, dict(app.corpus_options), app.loaded_corpus(), model_config, train_config, out, resume,
+                    self.stop_event)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="train")
+    def _train(self, spec: str, options: dict, corpus: Any, model_config: Any, train_config: Any, out: Path,
+               resume: bool, stop: threading.Event) -> None:
+        """Runs in a thread: load the corpus if needed, run the engine, post every event."""
+        from rnngen.corpus import load_corpus
+        from rnngen.lm import LanguageModel
+        from rnngen.train import train
+
+        saved: Path | None = None
+        try:
+            if corpus is None:
+                corpus = load_corpus(spec, lowercase=options.get("lowercase", False))
+            floor = entropy_floor(corpus)
+            if floor is not None:
+                self.post_message(EntropyFloorComputed(floor))
+            finished = None
+            for event in train(corpus, model_config, train_config, out, stop, resume):
+                if isinstance(event, events.Checkpointed):
+                    saved = event.path
+                elif isinstance(event, events.Finished):
+                    finished = event
+                self.post_message(TrainingEvent(event))
+            lm = LanguageModel.load(finished.path if finished else out)
+            self.post_message(TrainingEnded(lm, reason=finished.reason if finished else ""))
+        except Exception as exc:  # a failed run must never take the app down
+            message = describe_error(exc)
+            lm = None
+            if saved is not None:
+                try:
+                    lm = LanguageModel.load(saved)
+                except Exception:
+                    lm = None
+            self.post_message(TrainingEnded(lm, error=message))
+
+    # -- events from the worker -------------------------------------------------------------
+    @on(EntropyFloorComputed)
+    def _floor(self, message: EntropyFloorComputed) -> None:
+        self.query_one(TrainingPlots).set_floor(message.perplexity)
+        self.query_one("#train-log", RichLog).write(f"true perplexity of the source (floor): {message.perplexity:.2f}")
+
+    @on(TrainingEvent)
+    def _event(self, message: TrainingEvent) -> None:
+        message.stop()
+        event = message.event
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_Started(self, e: events.Started) -> None:
+        self.start_epoch, self.batches_per_epoch = e.start_epoch, e.batches_per_epoch
+        total = max(e.epochs - e.start_epoch + 1, 1) * e.batches_per_epoch
+        self.query_one("#train-progress", ProgressBar).update(total=total, progress=0)
+        self.query_one("#train-log", RichLog).write(
+            f"{e.parameters:,} parameters, vocabulary {e.vocab_size:,}, {e.train_tokens:,} training tokens, "
+            f"{e.batches_per_epoch} batches per epoch, on {e.device}")
+
+    def _on_BatchDone(self, e: events.BatchDone) -> None:
+        done = (e.epoch - self.start_epoch) * e.batches + e.batch
+        self.query_one("#train-progress", ProgressBar).update(progress=done)
+        self.query_one(TrainingPlots).add_loss(e.epoch - 1 + e.fraction, e.loss)
+        best = f"  best ppl {self.best_ppl:.2f}" if self.best_ppl is not None else ""
+        self.query_one("#train-status", Static).update(
+            f"epoch {e.epoch} · batch {e.batch}/{e.batches} · loss {e.loss:.3f} · lr {e.lr:.3g}\n"
+            f"{e.tokens_per_s:,.0f} tokens/s · elapsed {clock(e.elapsed_s)} · ETA {clock(e.eta_s)}{best}")
+
+    def _on_EpochDone(self, e: events.EpochDone) -> None:
+        self.query_one(TrainingPlots).add_ppl(e.epoch, e.valid_ppl)
+        if e.improved:
+            self.best_ppl = e.valid_ppl
+        mark = " (best)" if e.improved else ""
+        self.query_one("#train-log", RichLog).write(
+            f"epoch {e.epoch}: train loss {e.train_loss:.3f}, valid ppl {e.valid_ppl:.2f}{mark}, lr {e.lr:.3g}")
+
+    def _on_Sample(self, e: events.Sample) -> None:
+        self.query_one("#train-log", RichLog).write(f"sample (epoch {e.epoch}, batch {e.batch}): {e.text}")
+
+    def _on_Checkpointed(self, e: events.Checkpointed) -> None:
+        self.saved = e.path
+        self.query_one("#train-log", RichLog).write(f"saved {e.path.name} (valid ppl {e.valid_ppl:.2f})")
+
+    def _on_Finished(self, e: events.Finished) -> None:
+        reasons = {"epochs": "all epochs done", "time": "time budget used", "early-stop": "stopped early (no "
+                   "improvement)", "stopped": "stopped on request"}
+        self.query_one("#train-log", RichLog).write(
+            f"finished: {reasons.get(e.reason, e.reason)} after {e.epochs_run} epoch(s); best valid ppl "
+            f"{e.best_valid_ppl:.2f}; model in {e.path}")
+        bar = self.query_one("#train-progress", ProgressBar)
+        if bar.total:
+            bar.update(progress=bar.total)
+
+    @on(TrainingEnded)
+    def _ended(self, message: TrainingEnded) -> None:
+        app: Any = self.app
+        self.training = False
+        self._sync_buttons()
+        self.query_one(TrainingPlots).redraw()
+        if message.lm is not None:
+            app.lm = message.lm
+        if message.error:
+            kept = f" The best model so far is loaded ({message.lm.name})." if message.lm is not None else ""
+            self.query_one("#train-status", Static).update(Text(f"Training failed: {message.error}", style="red"))
+            self.query_one("#train-log", RichLog).write(f"failed: {message.error}")
+            app.notify(message.error + kept, title="Training failed", severity="error", timeout=10)
+        else:
+            best = f" (valid ppl {self.best_ppl:.2f})" if self.best_ppl is not None else ""
+            self.query_one("#train-status", Static).update(f"Done: {message.lm.name}{best} is loaded.")
+            app.notify(f"Model {message.lm.name}{best} is trained and loaded.", title="Training finished")

@@ -1,0 +1,30 @@
+"""The one-line bar at the top: which model and which corpus everything works on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+def model_summary(lm: Any) -> str:
+    """'name (lstm 2x200, ppl 84.1)' for the loaded model."""
+    c = lm.model_config
+    ppl = lm.history.get("best_valid_ppl") if lm.history else None
+    ppl_text = f", ppl {ppl:.1f}" if isinstance(ppl, (int, float)) else ""
+    return f"{lm.name} ({c.rnn_type} {c.layers}x{c.hidden}{ppl_text})"
+
+
+class StatusBar(Static):
+    """rnngen │ model: … │ corpus: …"""
+
+    def show(self, lm: Any, corpus: str) -> None:
+        text = Text.assemble(("rnngen", "bold"), "  │  model: ")
+        if lm is None:
+            text.append("none loaded", style="italic")
+        else:
+            text.append(model_summary(lm), style="bold")
+        text.append("  │  corpus: ")
+        text.append(corpus or "none", style="bold")
+        self.update(text)

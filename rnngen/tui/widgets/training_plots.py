@@ -1,0 +1,87 @@
+"""Live training charts: loss per logged batch and validation perplexity per epoch.
+
+Points are appended as events arrive (cheap); the charts are redrawn by a timer
+at most a few times a second, so a fast trainer cannot flood the UI thread.
+"""
+
+from __future__ import annotations
+
+import math
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual_plotext import PlotextPlot
+
+REDRAW_S = 0.5
+
+
+class TrainingPlots(Container):
+    """Two PlotextPlots fed by `add_loss` / `add_ppl`; the entropy floor is a horizontal line."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.loss: list[tuple[float, float]] = []
+        self.ppl: list[tuple[int, float]] = []
+        self.floor: float | None = None
+        self._dirty = True
+
+    def compose(self) -> ComposeResult:
+        yield PlotextPlot(id="loss-plot")
+        yield PlotextPlot(id="ppl-plot")
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.set_interval(REDRAW_S, self._tick)
+
+    def reset(self) -> None:
+        self.loss.clear()
+        self.ppl.clear()
+        self.floor = None
+        self._dirty = True
+
+    def add_loss(self, x: float, loss: float) -> None:
+        if math.isfinite(loss):
+            self.loss.append((x, loss))
+            self._dirty = True
+
+    def add_ppl(self, epoch: int, ppl: float) -> None:
+        if math.isfinite(ppl):
+            self.ppl.append((epoch, ppl))
+            self._dirty = True
+
+    def set_floor(self, ppl: float | None) -> None:
+        self.floor = ppl
+        self._dirty = True
+
+    def _tick(self) -> None:
+        if self._dirty:
+            self.redraw()
+
+    def redraw(self) -> None:
+        self._dirty = False
+        loss_plot = self.query_one("#loss-plot", PlotextPlot)
+        plt = loss_plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("training loss (nats/word)")
+        plt.xlabel("epoch")
+        if self.loss:
+            plt.plot([x for x, _ in self.loss], [y for _, y in self.loss], marker="braille", color="cyan")
+        loss_plot.refresh()
+
+        ppl_plot = self.query_one("#ppl-plot", PlotextPlot)
+        plt = ppl_plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("valid perplexity" + (f" · floor {self.floor:.2f}" if self.floor else ""))
+        plt.xlabel("epoch")
+        if self.ppl:
+            xs = [e for e, _ in self.ppl]
+            plt.plot(xs, [p for _, p in self.ppl], marker="braille", color="orange")
+            plt.scatter(xs, [p for _, p in self.ppl], marker="●", color="orange")
+            plt.xticks(xs)
+        if self.floor:
+            plt.hline(self.floor, color="green")
+            values = [p for _, p in self.ppl] or [self.floor * 2]
+            plt.ylim(min(self.floor, *values) * 0.9, max(values) * 1.05)
+        ppl_plot.refresh()

@@ -1,0 +1,72 @@
+"""Fixtures for the TUI tests: the deterministic app environment, built once per session."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+# Tiny models train fastest on one thread, and the test machine is shared.
+torch.set_num_threads(1)
+
+from tests.tui.snapshot_app import build_env, make_snapshot_app, register_tiny
+
+
+@pytest.fixture(scope="session")
+def snapshot_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tui-env")
+    build_env(root)
+    return root
+
+
+@pytest.fixture()
+def tiny_builtin(monkeypatch):
+    """The tiny corpus registered as a built-in (removed again after the test)."""
+    from rnngen.corpus import BUILTIN
+
+    monkeypatch.setitem(BUILTIN, "tiny", BUILTIN.get("tiny"))
+    register_tiny()
+    return "tiny"
+
+
+@pytest.fixture()
+def app_env(tmp_path, snapshot_root, tiny_builtin, monkeypatch):
+    """A writable copy of the environment (tests rename and delete models)."""
+    import shutil
+
+    root = tmp_path / "env"
+    shutil.copytree(snapshot_root, root)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    return root
+
+
+@pytest.fixture()
+def app(app_env):
+    return make_snapshot_app(app_env)
+
+
+def notifications(app) -> list[str]:
+    """Every notification so far as 'title: message'."""
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
+    """Pause until predicate() is true (workers post results asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def shown(widget, width: int = 200) -> str:
+    """The text a Static shows (its content rendered by Rich, without styles)."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open("/dev/null", "w"))
+    content = widget.content
+    console.print(content if not isinstance(content, str) else content, markup=False)
+    return console.export_text()

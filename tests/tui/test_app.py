@@ -1,0 +1,112 @@
+"""The app shell: tabs and their keys, status bar, help, command palette, theme, errors."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, TabbedContent
+
+from rnngen.lm import LanguageModel
+from rnngen.tui.app import RnngenApp
+from rnngen.tui.commands import RnngenCommands, app_commands
+from rnngen.tui.screens.help import HelpScreen
+from rnngen.tui.widgets.status_bar import StatusBar
+from tests.tui.conftest import notifications, shown, wait_for
+
+
+def status_text(app) -> str:
+    return shown(app.query_one(StatusBar))
+
+
+async def test_keys_1_to_5_switch_tabs_in_order(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        assert [p.id for p in tabs.query("#tabs > ContentSwitcher > TabPane")] == ["corpus", "train", "score", "generate", "models"]
+        for key, tab in zip("52341", ["models", "train", "score", "generate", "corpus"]):
+            await pilot.press(key)
+            assert tabs.active == tab
+
+
+async def test_digits_typed_in_a_field_stay_there_and_escape_gives_keys_back(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        field = app.query_one("#corpus-path", Input)
+        field.focus()
+        await pilot.press("2", "5")
+        assert field.value == "25"
+        assert app.query_one("#tabs", TabbedContent).active == "corpus"
+        await pilot.press("escape", "2")
+        assert app.query_one("#tabs", TabbedContent).active == "train"
+
+
+async def test_status_bar_shows_model_and_corpus(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        assert "model: none loaded" in status_text(app)
+        assert "corpus: tiny" in status_text(app)
+        app.lm = LanguageModel.load(app_env / "checkpoints" / "tiny")
+        await pilot.pause()
+        assert "model: tiny (lstm 1x32, ppl 4.2)" in status_text(app)
+
+
+async def test_help_opens_with_question_mark_and_f1(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_palette_lists_app_actions_and_runs_them(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        names = {name: callback for name, callback, _ in app_commands(app)}
+        for expected in ("Go to Corpus", "Go to Models", "Start training", "Stop training", "Help",
+                         "Use built-in corpus: tiny", "Load model: tiny", "Load model: tiny-gru",
+                         "Toggle light/dark theme"):
+            assert expected in names
+        assert "Load model: broken" not in names  # unreadable models cannot be loaded
+        names["Go to Models"]()
+        await pilot.pause()
+        assert app.query_one("#tabs", TabbedContent).active == "models"
+        names["Load model: tiny-gru"]()
+        await wait_for(pilot, lambda: app.lm is not None)
+        assert app.lm.name == "tiny-gru"
+        assert RnngenCommands in RnngenApp.COMMANDS
+
+
+async def test_palette_search_finds_commands(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"go to train")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.query_one("#tabs", TabbedContent).active == "train")
+
+
+async def test_theme_toggles_between_light_and_dark(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-dark"
+
+
+async def test_light_terminal_starts_in_light_theme(app_env, monkeypatch):
+    from rnngen.tui.app import make_app
+
+    monkeypatch.setenv("COLORFGBG", "0;15")
+    app = make_app(checkpoints=app_env / "checkpoints", corpora=app_env / "corpora")
+    async with app.run_test(size=(80, 24)):
+        assert app.theme == "textual-light"
+
+
+async def test_unexpected_worker_error_is_a_notification_not_a_crash(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        def boom() -> None:
+            raise ValueError("kaput")
+
+        app.run_worker(boom, thread=True, exit_on_error=False)
+        await wait_for(pilot, lambda: any("kaput" in n for n in notifications(app)))
+        assert app.is_running
+        assert "Unexpected error: ValueError: kaput" in notifications(app)

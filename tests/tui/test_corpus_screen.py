@@ -1,0 +1,106 @@
+"""Corpus tab: the built-in corpus, a local file through the path field and the tree, and bad paths."""
+
+from __future__ import annotations
+
+from textual.widgets import Checkbox, Input, OptionList, Static
+
+from rnngen.corpus import load_corpus
+from rnngen.tui.screens.corpus import CorpusPane
+from rnngen.tui.widgets.corpus_stats import histogram
+from tests.tui.conftest import notifications, shown, wait_for
+
+
+def summary(app) -> str:
+    """The statistics, whitespace collapsed within each line."""
+    text = shown(app.query_one("#stats-summary", Static))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+async def test_builtin_corpus_is_listed_loaded_and_described(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        options = app.query_one("#corpus-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert "load:tiny" in ids
+        # the current built-in corpus is loaded at start; choosing it again reloads it
+        options.highlighted = ids.index("load:tiny")
+        options.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.loaded_corpus() is not None)
+        corpus = app.loaded_corpus()
+        assert app.corpus_spec == "tiny" and corpus.name == "tiny"
+        text = summary(app)
+        # 180 train sentences of 6-7 tokens; 6 valid and 6 test sentences
+        assert "sentences 180 6 6" in text
+        train_tokens = sum(len(s) for s in corpus.train)
+        assert f"tokens {train_tokens:,} 40 40" in text
+        assert "word types 12" in text
+        assert "OOV (valid) 0.00%" in text and "top 8,000 cover 100.0%" in text
+        preview = shown(app.query_one("#preview", Static))
+        assert "the cat sat on the mat ." in preview
+        top = shown(app.query_one("#top-words", Static))
+        assert "the" in top
+
+
+async def test_local_file_by_path_and_vocab_size_change(app, app_env):
+    story = app_env / "browse" / "story.txt"
+    async with app.run_test(size=(120, 35)) as pilot:
+        field = app.query_one("#corpus-path", Input)
+        field.focus()
+        field.value = str(story)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.corpus_spec == str(story))
+        expected = load_corpus(story)
+        corpus = app.loaded_corpus()
+        assert [len(corpus.train), len(corpus.valid), len(corpus.test)] == [
+            len(expected.train), len(expected.valid), len(expected.test)]
+        assert f"sentences {len(expected.train)} {len(expected.valid)} {len(expected.test)}" in summary(app)
+        # a vocabulary of 4 (3 specials + 1 word) leaves most valid tokens out of vocabulary
+        vocab = app.query_one("#vocab-size", Input)
+        vocab.value = "4"
+        vocab.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "top 4 cover" in summary(app))
+        assert "OOV (valid)" in summary(app)
+
+
+async def test_file_tree_selects_and_loads_a_file(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        pane = app.query_one(CorpusPane)
+        tree = pane.query_one("#corpus-tree")
+        await wait_for(pilot, lambda: tree.root.children)
+        names = [str(node.label) for node in tree.root.children]
+        assert any("story.txt" in n for n in names)
+        node = next(n for n in tree.root.children if "story.txt" in str(n.label))
+        tree.select_node(node)
+        await wait_for(pilot, lambda: app.corpus_spec.endswith("story.txt"))
+        assert app.query_one("#corpus-path", Input).value == str(app_env / "browse" / "story.txt")
+
+
+async def test_bad_path_is_a_notification_and_keeps_the_corpus(app, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.loaded_corpus() is not None)
+        field = app.query_one("#corpus-path", Input)
+        for bad, message in ((tmp_path / "missing.txt", "no corpus"), (empty, "is empty")):
+            field.value = str(bad)
+            field.focus()
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any(message in n for n in notifications(app)))
+        assert app.corpus_spec == "tiny" and app.is_running
+
+
+async def test_lowercase_option_reloads_lowercased(app, app_env):
+    story = app_env / "browse" / "story.txt"
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.query_one(CorpusPane).load(str(story))
+        await wait_for(pilot, lambda: app.corpus_spec == str(story))
+        assert any(w == "Once" for s in app.loaded_corpus().train for w in s)
+        app.query_one("#lowercase", Checkbox).value = True
+        await wait_for(pilot, lambda: app.corpus_options.get("lowercase"))
+        assert not any(w == "Once" for s in app.loaded_corpus().train for w in s)
+
+
+def test_histogram_bins():
+    assert histogram([1, 2, 2, 3, 13], bins=4) == (["0", "4", "8", "12"], [4, 0, 0, 1])
+    assert histogram([]) == ([], [])

@@ -1,0 +1,115 @@
+"""Models tab: list, load, rename, delete, compare; a corrupt checkpoint is listed and refused."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from rnngen.tui.screens.compare import CompareScreen
+from rnngen.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from rnngen.tui.screens.models import ModelsPane
+from tests.tui.conftest import notifications, shown, wait_for
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.query_one("#models-table", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def goto(pilot, app, name: str) -> None:
+    await pilot.pause()
+    await pilot.press("5")
+    pane = app.query_one(ModelsPane)
+    index = [r["name"] for r in pane.rows].index(name)
+    app.query_one("#models-table", DataTable).move_cursor(row=index)
+    await pilot.pause()
+
+
+async def test_table_lists_models_and_the_unreadable_one(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
+        rows = table_rows(app)
+        assert [r[1] for r in rows] == ["broken", "tiny", "tiny-gru"]
+        assert rows[0][2] == "unreadable"
+        assert rows[1][1:] == ["tiny", "lstm", "1×32", "tiny", "4.15", "15", rows[1][7], "6", "2026-01-01 00:00"]
+        assert rows[2][2:6] == ["gru", "1×32", "tiny", "4.30"]
+        await goto(pilot, app, "broken")
+        assert "cannot be read" in shown(app.query_one("#model-detail"))
+
+
+async def test_load_and_corrupt_load(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await goto(pilot, app, "broken")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("Cannot load broken" in n for n in notifications(app)))
+        assert app.lm is None
+        await goto(pilot, app, "tiny-gru")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.lm is not None)
+        assert app.lm.name == "tiny-gru" and app.lm.model_config.rnn_type == "gru"
+        await pilot.pause()
+        assert table_rows(app)[2][0] == "▶"  # the loaded model is marked
+
+
+async def test_rename_moves_the_folder_and_refuses_taken_names(app, app_env):
+    ck = app_env / "checkpoints"
+    async with app.run_test(size=(120, 35)) as pilot:
+        await goto(pilot, app, "tiny-gru")
+        await pilot.press("r")
+        assert isinstance(app.screen, PromptScreen)
+        answer = app.screen.query_one("#answer", Input)
+        answer.value = "tiny"  # taken
+        await pilot.pause()
+        assert app.screen.query_one("#ok").disabled
+        answer.value = "gru-model"
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (ck / "gru-model").is_dir())
+        assert not (ck / "tiny-gru").exists()
+        assert [r[1] for r in table_rows(app)] == ["broken", "gru-model", "tiny"]
+
+
+async def test_delete_asks_first_and_removes_the_folder(app, app_env):
+    ck = app_env / "checkpoints"
+    async with app.run_test(size=(120, 35)) as pilot:
+        await goto(pilot, app, "tiny")
+        app.load_model(ck / "tiny")
+        await wait_for(pilot, lambda: app.lm is not None)
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert (ck / "tiny").is_dir()
+        await pilot.press("d")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not (ck / "tiny").exists())
+        assert [r[1] for r in table_rows(app)] == ["broken", "tiny-gru"]
+        assert app.lm is None  # the deleted model is no longer the loaded one
+        # the unreadable folder can be deleted too
+        await goto(pilot, app, "broken")
+        await pilot.press("delete", "y")
+        await wait_for(pilot, lambda: not (ck / "broken").exists())
+
+
+async def test_compare_two_marked_models(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await goto(pilot, app, "tiny")
+        await pilot.press("space")
+        await goto(pilot, app, "tiny-gru")
+        await pilot.press("space")
+        assert [r[0] for r in table_rows(app)] == ["", "✓", "✓"]
+        await pilot.press("c")
+        assert isinstance(app.screen, CompareScreen)
+        table = app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]] for i in range(table.row_count)}
+        assert rows["best valid ppl"] == ["4.15", "4.30"]
+        assert rows["model.rnn_type"] == ["lstm", "gru"]
+        assert rows["epochs"] == ["6", "4"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, CompareScreen)
+
+
+async def test_compare_needs_two(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await goto(pilot, app, "broken")
+        await pilot.press("c")
+        assert any("Mark two models" in n for n in notifications(app))

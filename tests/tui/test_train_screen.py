@@ -1,0 +1,152 @@
+"""Train tab: the form mirrors the configs, validates as typed, and a tiny model trains to the end."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from textual.widgets import Button, Input, RichLog, Select
+
+from rnngen.config import ModelConfig, TrainConfig
+from rnngen.tui.screens.train import TrainPane, entropy_floor
+from rnngen.tui.widgets.config_form import ConfigForm
+from rnngen.tui.widgets.training_plots import TrainingPlots
+from tests.tui.conftest import notifications, shown, wait_for
+from tests.tui.snapshot_app import tiny_corpus
+
+TINY = {"rnn_type": "lstm", "vocab_size": "100", "emb": "16", "hidden": "16", "layers": "1", "dropout": "0.0",
+        "epochs": "3", "batch_size": "16", "bptt": "16", "sample_every": "5", "log_every": "2", "patience": "0"}
+
+
+def log_text(app) -> str:
+    return "\n".join(line.text for line in app.query_one("#train-log", RichLog).lines)
+
+
+async def fill(pilot, app, values: dict[str, str], out: str) -> None:
+    form = app.query_one(ConfigForm)
+    for name, value in values.items():
+        form.set_value(name, value)
+    app.query_one("#out-name", Input).value = out
+    await pilot.pause()
+
+
+async def test_form_has_every_engine_option_and_presets_fill_it(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        form = app.query_one(ConfigForm)
+        for cls in (ModelConfig, TrainConfig):
+            for f in fields(cls):
+                assert form.query_one(f"#opt-{f.name}") is not None
+        app.query_one("#preset", Select).value = "tutorial"
+        await pilot.pause()
+        model, train = form.values()
+        assert (model.rnn_type, model.vocab_size, model.hidden, model.layers) == ("rnn_tanh", 8000, 100, 1)
+        assert app.query_one("#out-name", Input).value == "tiny-tutorial"
+        app.query_one("#preset", Select).value = "medium"
+        await pilot.pause()
+        model, train = form.values()
+        assert (model.hidden, model.dropout, model.tied, train.epochs) == (650, 0.5, True, 20)
+
+
+async def test_bad_option_is_marked_and_disables_start(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        start = app.query_one("#start", Button)
+        assert not start.disabled
+        field = app.query_one("#opt-dropout", Input)
+        field.value = "1.5"
+        await pilot.pause()
+        assert "-invalid" in field.classes
+        assert start.disabled
+        assert "dropout must be in [0, 1), got 1.5" in shown(app.query_one("#train-problem"))
+        app.query_one("#opt-epochs", Input).value = "ten"
+        await pilot.pause()
+        assert "epochs: 'ten' is not a whole number" in shown(app.query_one("#train-problem"))
+        # the key binding refuses too, with the reason
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("Cannot train" in n for n in notifications(app)))
+        field.value = "0.1"
+        app.query_one("#opt-epochs", Input).value = "10"
+        await pilot.pause()
+        assert not start.disabled and "-invalid" not in field.classes
+        app.query_one("#out-name", Input).value = ""
+        await pilot.pause()
+        assert start.disabled and "output: give the model a name" in shown(app.query_one("#train-problem"))
+
+
+async def test_train_tiny_model_to_completion(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, TINY, "fresh")
+        await pilot.click("#start")
+        await wait_for(pilot, lambda: app.query_one(TrainPane).training is False and app.lm is not None, 60)
+        assert app.lm.name == "fresh"
+        assert app.lm.path == app_env / "checkpoints" / "fresh"
+        assert (app_env / "checkpoints" / "fresh" / "model.safetensors").is_file()
+        plots = app.query_one(TrainingPlots)
+        assert [e for e, _ in plots.ppl] == [1, 2, 3]
+        assert plots.ppl == [(e["epoch"], e["valid_ppl"]) for e in app.lm.history["epochs"]]
+        assert plots.loss  # one point per logged batch
+        assert plots.floor == entropy_floor(tiny_corpus())
+        log = log_text(app)
+        assert "finished: all epochs done after 3 epoch(s)" in log
+        assert "sample (epoch 1, batch 5):" in log
+        assert "true perplexity of the source (floor): 6.00" not in log  # floor over 7 tokens per sentence
+        assert f"true perplexity of the source (floor): {entropy_floor(tiny_corpus()):.2f}" in log
+        bar = app.query_one("#train-progress")
+        assert bar.progress == bar.total
+        assert "Training finished: Model fresh" in " ".join(notifications(app))
+        assert not app.query_one("#start", Button).disabled
+
+
+async def test_stop_keeps_a_loadable_checkpoint_and_resume_continues(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, {**TINY, "epochs": "200", "sample_every": "0"}, "stopme")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.query_one(TrainingPlots).loss, 60)
+        assert app.query_one("#stop", Button).disabled is False
+        await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: not app.query_one(TrainPane).training, 60)
+        assert "finished: stopped on request" in log_text(app)
+        assert app.lm is not None and app.lm.name == "stopme"
+        epochs_before = len(app.lm.history["epochs"])
+        # resume for one more epoch beyond what was done
+        app.query_one("#opt-epochs", Input).value = str(epochs_before + 1)
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "Resuming stopme" in log_text(app))
+        await wait_for(pilot, lambda: not app.query_one(TrainPane).training, 60)
+        assert len(app.lm.history["epochs"]) == epochs_before + 1
+
+
+async def test_training_failure_is_reported_and_app_survives(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        # 180 training sentences cannot fill a batch of 500
+        await fill(pilot, app, {**TINY, "batch_size": "500"}, "fails")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any("Training failed" in n for n in notifications(app)), 60)
+        assert "fewer than the batch size 500" in " ".join(notifications(app))
+        assert not app.query_one(TrainPane).training and app.lm is None
+        assert not (app_env / "checkpoints" / "fails").exists()
+        assert not app.query_one("#start", Button).disabled
+
+
+async def test_existing_name_asks_before_replacing(app, app_env):
+    from rnngen.tui.screens.dialogs import ConfirmScreen
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, TINY, "tiny")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not app.query_one(TrainPane).training
+        assert (app_env / "checkpoints" / "tiny" / "history.json").read_text().count('"epoch"') == 6
