@@ -1,4 +1,4 @@
-"""Where text comes from: local files and folders, built-in and downloaded corpora."""
+"""Where text comes from: local files and folders, the built-in grammar, downloaded corpora, statistics."""
 
 from __future__ import annotations
 
@@ -12,8 +12,15 @@ from rnngen.errors import CorpusError
 
 __all__ = ["Corpus", "Sentences", "load_corpus", "corpora_root", "BUILTIN", "split_90_5_5"]
 
-# name -> loader(lowercase) for corpora that need no file (filled by rnngen.corpus.builtin)
-BUILTIN: dict[str, Callable[..., Corpus]] = {}
+
+def _load_travel(lowercase: bool = False) -> Corpus:
+    from rnngen.corpus.travel import load_travel
+
+    return load_travel(lowercase=lowercase)
+
+
+# name -> loader(lowercase=...) for corpora that need no file
+BUILTIN: dict[str, Callable[..., Corpus]] = {"travel": _load_travel}
 
 
 def corpora_root() -> Path:
@@ -29,11 +36,11 @@ def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool
     name = str(spec)
     if name in BUILTIN:
         return BUILTIN[name](lowercase=lowercase)
-    downloaded = corpora_root() / name
+    from rnngen.corpus.registry import folder_name, load_downloaded, lookup
+
+    downloaded = corpora_root() / folder_name(name)
     if downloaded.exists():
-        corpus = load_local(downloaded, tokenized, lowercase)
-        corpus.name = name
-        return corpus
-    if len(path.parts) > 1 or path.suffix:
-        raise CorpusError(f"no such file or folder: {name}")
+        return load_downloaded(name, downloaded, tokenized, lowercase)
+    if lookup(name) is not None:
+        raise CorpusError(f"corpus {name!r} is not downloaded yet: run `rnngen corpus get {name}`")
     raise CorpusError(f"no corpus {name!r}: give a file or folder, or a corpus name from `rnngen corpus list`")

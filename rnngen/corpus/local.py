@@ -1,57 +1,91 @@
-"""Local text: a file, a folder of .txt files, or a train/valid/test layout."""
+"""Local text: a file, a folder of .txt files (recursively), or a train/valid/test layout.
+
+Text is read as UTF-8 (with or without a byte-order mark, any line ends);
+UTF-16 with a byte-order mark is read too, and anything else falls back to
+Windows-1252/Latin-1 with a warning. Project Gutenberg's licence header and
+footer are dropped. Text that is already tokenized (PTB, WikiText: one
+sentence or paragraph a line, punctuation split off) is detected and split on
+spaces only; raw text is split into sentences by Punkt trained on the text
+itself, and into words by NLTK's Treebank-style tokenizer.
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from rnngen.corpus.base import Corpus, fingerprint, split_90_5_5
+from rnngen.corpus.base import Corpus, Sentences, fingerprint, split_90_5_5
 from rnngen.errors import CorpusError
-from rnngen.tokenize import TokenizerSettings, tokenize_text
+from rnngen.tokenize import TokenizerSettings, split_sentences, tokenize_words, train_punkt
 
 SPLIT_NAMES = {
-    "train": ("train.txt", "wiki.train.tokens", "ptb.train.txt", "train"),
-    "valid": ("valid.txt", "wiki.valid.tokens", "ptb.valid.txt", "valid", "dev.txt", "validation.txt"),
-    "test": ("test.txt", "wiki.test.tokens", "ptb.test.txt", "test"),
+    "train": ("train.txt", "wiki.train.tokens", "wiki.train.raw", "ptb.train.txt", "train"),
+    "valid": ("valid.txt", "wiki.valid.tokens", "wiki.valid.raw", "ptb.valid.txt", "valid", "dev.txt",
+              "validation.txt"),
+    "test": ("test.txt", "wiki.test.tokens", "wiki.test.raw", "ptb.test.txt", "test"),
 }
-_GUTENBERG_START = re.compile(r"^\*\*\*\s*START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
-_GUTENBERG_END = re.compile(r"^\*\*\*\s*END OF (THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
+# "*** START OF THE PROJECT GUTENBERG EBOOK ... ***", also tokenized ("* * * START OF ...") and mid-line
+_GUTENBERG_START = re.compile(r"\*[ \t]?\*[ \t]?\*[ \t]*START OF (THE|THIS) PROJECT GUTENBERG[^*\n]*(\*[ \t]?\*[ \t]?\*)?",
+                              re.I)
+_GUTENBERG_END = re.compile(r"\*[ \t]?\*[ \t]?\*[ \t]*END OF (THE|THIS) PROJECT GUTENBERG", re.I)
+_GUTENBERG_OLD_END = re.compile(r"^End of (the )?Project Gutenberg'?s? .*$", re.M | re.I)
 _PUNCT = re.compile(r"[.,;:!?]")
+# " = Title = ", " = = Section = = " in WikiText
+_WIKI_HEADING = re.compile(r"^ ?(= )+[^=\n]*?( =)+ ?$", re.M)
+# "FIRST CITIZEN:", "All:" alone on a line in plays and dialogues
+_SPEAKER = re.compile(r"^[ \t]*[A-Z][\w' .,-]{0,40}:[ \t]*$", re.M)
+# Punkt learns abbreviations and sentence starters well from a sample; training on
+# many megabytes only costs time
+PUNKT_SAMPLE = 600_000
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
 def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes]:
-    """Decoded text and raw bytes; UTF-8 (BOM or not, CRLF or LF), else cp1252/latin-1 with a warning."""
+    """Decoded text (LF line ends) and the raw bytes; refuses missing, empty and binary files."""
     if not path.exists():
         raise CorpusError(f"no such file or folder: {path}")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a folder, not a file")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    if not raw.strip():
+    text = _decode(raw, path, warnings)
+    if not text.strip():
         raise CorpusError(f"{path} is empty")
-    if b"\x00" in raw[:65536]:
+    return text.replace("\r\n", "\n").replace("\r", "\n"), raw
+
+
+def _decode(raw: bytes, path: Path, warnings: list[str] | None) -> str:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise CorpusError(f"{path} starts like UTF-16 but is not valid UTF-16") from None
+    if b"\x00" in raw[:65536] or _control_ratio(raw[:65536]) > 0.1:
         raise CorpusError(f"{path} looks like a binary file, not text")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = _fallback_decode(raw)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         if warnings is not None:
-            warnings.append(f"{path.name} is not UTF-8; read it as Windows-1252/Latin-1")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text, raw
-
-
-def _fallback_decode(raw: bytes) -> str:
+            warnings.append(f"{path.name} is not valid UTF-8 (byte {exc.start:,}); read it as Windows-1252/Latin-1")
     try:
         return raw.decode("cp1252")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 
 
+def _control_ratio(sample: bytes) -> float:
+    if not sample:
+        return 0.0
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls / len(sample)
+
+
 def strip_gutenberg(text: str) -> str:
     """The book between Project Gutenberg's START and END markers, when they are there."""
     start = _GUTENBERG_START.search(text)
-    end = _GUTENBERG_END.search(text)
+    end = _GUTENBERG_END.search(text) or _GUTENBERG_OLD_END.search(text)
     if start:
         text = text[start.end() : end.start() if end and end.start() > start.end() else None]
     elif end:
@@ -71,12 +105,89 @@ def looks_pretokenized(text: str) -> bool:
     return alone / len(marks) > 0.9
 
 
+def looks_line_per_sentence(text: str) -> bool:
+    """Raw text with one sentence a line: almost no blank lines, and most lines end a sentence."""
+    lines = text[:500_000].split("\n")
+    filled = [line for line in lines if line.strip()]
+    if len(filled) < 20:
+        return False
+    blank = len(lines) - len(filled)
+    ended = sum(1 for line in filled if _SENTENCE_END.search(line))
+    return blank <= 0.02 * len(lines) and ended >= 0.6 * len(filled)
+
+
 def settings_for(text: str, tokenized: bool | None, lowercase: bool) -> TokenizerSettings:
     if tokenized is None:
         tokenized = looks_pretokenized(text)
     if tokenized:
         return TokenizerSettings.pretokenized(lowercase)
-    return TokenizerSettings(words="nltk", sentences="punkt", lowercase=lowercase)
+    sentences = "lines" if looks_line_per_sentence(text) else "punkt"
+    return TokenizerSettings(words="nltk", sentences=sentences, lowercase=lowercase)
+
+
+def prepare_raw(text: str) -> str:
+    """Raw prose made ready for Punkt: WikiText headings dropped, speaker lines made their own paragraph."""
+    text = _WIKI_HEADING.sub("", text)
+    if len(_SPEAKER.findall(text[:500_000])) >= 20:
+        text = _SPEAKER.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
+    return text
+
+
+def corpus_punkt(text: str):
+    """Punkt trained on (a sample of) the text, keeping only abbreviations that look like abbreviations.
+
+    On small or repetitive texts Punkt takes any word that always precedes a
+    period for an abbreviation ("times." -> never a sentence end); real ones
+    are short ("mr", "st", "jan"), dotted ("u.s"), or seen before a lower-case word ("approx. five").
+    """
+    sample = text[:PUNKT_SAMPLE]
+    splitter = train_punkt(sample)
+    params = splitter._params
+    params.abbrev_types = {a for a in params.abbrev_types if len(a) <= 3 or "." in a
+                           or re.search(rf"(?i:\b{re.escape(a)})\. +[a-z]", sample)}
+    return splitter
+
+
+def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnings: list[str] | None = None,
+                      settings: TokenizerSettings | None = None, splitter=None) -> tuple[Sentences, TokenizerSettings]:
+    """Tokenized sentences of a whole text and the settings used (detected unless given)."""
+    settings = settings or settings_for(text, tokenized, lowercase)
+    if settings.words == "nltk":
+        text = prepare_raw(text)
+    if settings.sentences == "punkt" and splitter is None:
+        splitter = corpus_punkt(text)
+    pieces = split_sentences(text, settings, splitter)
+    sentences = [words for words in (tokenize_words(s, settings) for s in pieces) if words]
+    return sentences, settings
+
+
+def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = False) -> Corpus:
+    """A corpus from a file, a split folder, or a folder of .txt files (recursively)."""
+    path = Path(path)
+    warnings: list[str] = []
+    if path.is_dir():
+        splits = {s: _split_file(path, s) for s in SPLIT_NAMES}
+        if splits["train"] is not None:
+            return load_split_files(splits, path.name, tokenized, lowercase, str(path))
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise CorpusError(f"{path} holds no .txt files")
+        if any(splits.values()):
+            warnings.append(f"{path.name} has no train split: read its {len(files)} .txt files as one text "
+                            "and split it 90/5/5")
+    else:
+        files = [path]
+    texts, raws = [], []
+    for f in files:
+        text, raw = read_text(f, warnings)
+        texts.append(strip_gutenberg(text))
+        raws.append(raw)
+    sentences, settings = text_to_sentences("\n\n".join(texts), tokenized, lowercase, warnings)
+    if not sentences:
+        raise CorpusError(f"{path} contains no words")
+    train, valid, test = split_90_5_5(sentences, str(path))
+    return Corpus(path.stem if path.is_file() else path.name, train, valid, test, settings,
+                  str(path), fingerprint(raws), warnings)
 
 
 def _split_file(folder: Path, split: str) -> Path | None:
@@ -86,47 +197,32 @@ def _split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
-def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = False) -> Corpus:
-    """A corpus from a file, a split folder, or a folder of .txt files (recursively)."""
+def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool | None = None,
+                     lowercase: bool = False, source: str = "") -> Corpus:
+    """A corpus from separate train/valid/test files, all tokenized alike (Punkt learned from train)."""
     warnings: list[str] = []
-    if path.is_dir():
-        splits = {s: _split_file(path, s) for s in SPLIT_NAMES}
-        if splits["train"] is not None:
-            return _load_splits(path, splits, tokenized, lowercase, warnings)
-        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
-        if not files:
-            raise CorpusError(f"{path} holds no .txt files")
-    else:
-        files = [path]
-    texts, raws = [], []
-    for f in files:
-        text, raw = read_text(f, warnings)
-        texts.append(strip_gutenberg(text))
-        raws.append(raw)
-    text = "\n\n".join(texts)
-    settings = settings_for(text, tokenized, lowercase)
-    sentences = tokenize_text(text, settings)
-    if not sentences:
-        raise CorpusError(f"{path} contains no words")
-    train, valid, test = split_90_5_5(sentences, str(path))
-    return Corpus(path.stem if path.is_file() else path.name, train, valid, test, settings,
-                  str(path), fingerprint(raws), warnings)
-
-
-def _load_splits(folder: Path, splits: dict, tokenized: bool | None, lowercase: bool, warnings: list[str]) -> Corpus:
-    texts = {s: read_text(p, warnings) if p is not None else None for s, p in splits.items()}
-    train_text = texts["train"][0]
+    texts = {s: read_text(p, warnings) if p is not None else None for s, p in files.items() if s in SPLIT_NAMES}
+    if texts.get("train") is None:
+        raise CorpusError(f"{name} has no train split")
+    train_text = strip_gutenberg(texts["train"][0])
     settings = settings_for(train_text, tokenized, lowercase)
-    tokenized_splits = {s: tokenize_text(t[0], settings) if t else [] for s, t in texts.items()}
-    train = tokenized_splits["train"]
+    splitter = corpus_punkt(prepare_raw(train_text)) if settings.sentences == "punkt" else None
+    out: dict[str, Sentences] = {}
+    for split in SPLIT_NAMES:
+        pair = texts.get(split)
+        if pair is None:
+            out[split] = []
+            continue
+        out[split], _ = text_to_sentences(strip_gutenberg(pair[0]), tokenized, lowercase, warnings, settings, splitter)
+    train = out["train"]
     if not train:
-        raise CorpusError(f"{splits['train']} contains no words")
-    if not tokenized_splits["valid"]:
-        train, tokenized_splits["valid"] = train[: -max(1, len(train) // 20)], train[-max(1, len(train) // 20):]
+        raise CorpusError(f"{files['train']} contains no words")
+    if not out["valid"]:
+        held = max(1, len(train) // 20)
+        train, out["valid"] = train[:-held], train[-held:]
         warnings.append("no validation split found: held out the last 5% of train")
-    if not tokenized_splits["test"]:
-        tokenized_splits["test"] = tokenized_splits["valid"]
+    if not out["test"]:
+        out["test"] = out["valid"]
         warnings.append("no test split found: using the validation split")
     raws = [t[1] for t in texts.values() if t]
-    return Corpus(folder.name, train, tokenized_splits["valid"], tokenized_splits["test"], settings,
-                  str(folder), fingerprint(raws), warnings)
+    return Corpus(name, train, out["valid"], out["test"], settings, source or name, fingerprint(raws), warnings)
