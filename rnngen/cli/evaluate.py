@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from rnngen.cli._common import emit, fmt_ppl, load_model, out
@@ -24,6 +23,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnngen.corpus import load_corpus
     from rnngen.corpus.local import read_text
+    from rnngen.corpus.stats import true_perplexity
     from rnngen.errors import InputError
     from rnngen.tokenize import tokenize_text
 
@@ -36,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         corpus = load_corpus(args.text, tokenized=lm.tokenizer.words == "whitespace", lowercase=lm.tokenizer.lowercase)
         sentences = corpus.split(args.split)
-        if corpus.true_logprob is not None:
-            total = sum(corpus.true_logprob(s) for s in sentences)
-            floor = math.exp(-total / sum(len(s) + 1 for s in sentences))
+        floor = true_perplexity(corpus, args.split)
     if not sentences:
         raise InputError(f"{args.text} has no sentences to evaluate")
     result = lm.evaluate(sentences)
@@ -56,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("perplexity", fmt_ppl(result.perplexity))
     if floor is not None:
         table.add_row("true-entropy floor", f"{fmt_ppl(floor)}  (the source's own perplexity; no model can beat it)")
+        table.add_row("model / floor", f"{result.perplexity / floor:.3f}")
     table.add_row("cross-entropy", f"{result.cross_entropy:.4f} nats/token ({result.bits_per_token:.3f} bits)")
     table.add_row("sentences", f"{result.sentences:,}")
     table.add_row("tokens", f"{result.tokens:,} (words and sentence ends)")

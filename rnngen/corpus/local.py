@@ -37,6 +37,8 @@ _SPEAKER = re.compile(r"^[ \t]*[A-Z][\w' .,-]{0,40}:[ \t]*$", re.M)
 # Punkt learns abbreviations and sentence starters well from a sample; training on
 # many megabytes only costs time
 PUNKT_SAMPLE = 600_000
+# Project Gutenberg's "[Illustration: ...]" placeholders (possibly over several lines)
+_ILLUSTRATION = re.compile(r"\[Illustration[^\]]{0,500}\]", re.I)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
@@ -107,7 +109,7 @@ def looks_pretokenized(text: str) -> bool:
 
 def looks_line_per_sentence(text: str) -> bool:
     """Raw text with one sentence a line: almost no blank lines, and most lines end a sentence."""
-    lines = text[:500_000].split("\n")
+    lines = text[:500_000].strip().split("\n")
     filled = [line for line in lines if line.strip()]
     if len(filled) < 20:
         return False
@@ -126,8 +128,9 @@ def settings_for(text: str, tokenized: bool | None, lowercase: bool) -> Tokenize
 
 
 def prepare_raw(text: str) -> str:
-    """Raw prose made ready for Punkt: WikiText headings dropped, speaker lines made their own paragraph."""
-    text = _WIKI_HEADING.sub("", text)
+    """Raw prose made ready for Punkt: WikiText headings and Gutenberg illustration notes dropped,
+    speaker lines ("FIRST CITIZEN:") made paragraphs of their own."""
+    text = _ILLUSTRATION.sub("", _WIKI_HEADING.sub("", text))
     if len(_SPEAKER.findall(text[:500_000])) >= 20:
         text = _SPEAKER.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
     return text
@@ -138,14 +141,25 @@ def corpus_punkt(text: str):
 
     On small or repetitive texts Punkt takes any word that always precedes a
     period for an abbreviation ("times." -> never a sentence end); real ones
-    are short ("mr", "st", "jan"), dotted ("u.s"), or seen before a lower-case word ("approx. five").
+    are dotted ("u.s"), seen before a lower-case word ("approx. five"), or
+    short and (almost) always written with their period ("mr", "dr").
     """
     sample = text[:PUNKT_SAMPLE]
     splitter = train_punkt(sample)
     params = splitter._params
-    params.abbrev_types = {a for a in params.abbrev_types if len(a) <= 3 or "." in a
-                           or re.search(rf"(?i:\b{re.escape(a)})\. +[a-z]", sample)}
+    params.abbrev_types = {a for a in params.abbrev_types if _plausible_abbreviation(a, sample)}
     return splitter
+
+
+def _plausible_abbreviation(abbrev: str, text: str) -> bool:
+    if "." in abbrev:
+        return True
+    word = re.escape(abbrev)
+    if re.search(rf"(?i:\b{word})\. +[a-z]", text):
+        return True
+    total = len(re.findall(rf"(?i:\b{word}\b)", text))
+    dotted = len(re.findall(rf"(?i:\b{word})\.", text))
+    return len(abbrev) <= 3 and dotted >= 3 and dotted >= 0.9 * total
 
 
 def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnings: list[str] | None = None,

@@ -115,7 +115,7 @@ def length_histogram(lengths: list[int]) -> list[LengthBin]:
     """Counts of sentence lengths in fixed bins (1-4, 5-9, ... 200+), empty bins at the ends dropped."""
     bins = []
     for low, nxt in zip(BIN_EDGES, (*BIN_EDGES[1:], None)):
-        high = nxt - 1 if nxt else max(lengths[-1] if lengths else low, low)
+        high = nxt - 1 if nxt else max(max(lengths, default=low), low)
         count = sum(1 for n in lengths if low <= n <= high) if nxt else sum(1 for n in lengths if n >= low)
         bins.append(LengthBin(low, high, count))
     while bins and bins[-1].count == 0:
