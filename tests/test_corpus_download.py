@@ -328,6 +328,7 @@ def test_interrupted_get_resumes(server, tmp_path):
     with pytest.raises(DownloadError, match="cut short"):
         get("wikitext-2", tmp_path, mirror=server.base)
     assert not (tmp_path / "wikitext-2").exists()
+    assert [p.name for p in (tmp_path / ".wikitext-2.partial").glob("*.part")] == ["wikitext-2-v1.zip.part"]
     get("wikitext-2", tmp_path, mirror=server.base)
     assert read_manifest(tmp_path / "wikitext-2") is not None
     assert server.requests[-1] == ("/wikitext-2/wikitext-2-v1.zip", f"bytes={size // 2}-")
@@ -340,6 +341,12 @@ def test_archive_missing_a_split_is_refused(server, tmp_path):
     server.files["/wikitext-2/wikitext-2-v1.zip"] = buf.getvalue()
     with pytest.raises(DownloadError, match="lacks its valid file wikitext-2/wiki.valid.tokens"):
         get("wikitext-2", tmp_path, mirror=server.base)
+
+
+def test_offline_get_leaves_nothing_behind(closed_port, tmp_path):
+    with pytest.raises(DownloadError, match="connection refused"):
+        get("gutenberg:5", tmp_path, mirror=f"http://127.0.0.1:{closed_port}", timeout=5)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_names(tmp_path):

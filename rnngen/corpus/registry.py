@@ -217,22 +217,33 @@ def get(name: str, root: Path, progress: Progress | None = None, mirror: str | N
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    if entry.kind == "nltk":
-        _get_nltk(entry, out, progress, nltk_downloader)
-    else:
-        for remote in entry.files:
-            path = _fetch_any(entry, remote, staging, mirror, timeout, progress)
-            if entry.archive:
-                extract(path, out)
-            elif entry.kind == "gutenberg":
-                _save_gutenberg(path, out / "book.txt")
-            else:
-                shutil.copyfile(path, out / remote.filename)
-        _check_layout(entry, out)
+    try:
+        _fill(entry, staging, out, mirror, timeout, progress, nltk_downloader)
+    except BaseException:
+        if not any(staging.glob("*.part")):  # nothing worth resuming
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     _write_manifest(entry, out)
     os.replace(out, folder)
     shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _fill(entry: Entry, staging: Path, out: Path, mirror: str | None, timeout: float, progress: Progress | None,
+          nltk_downloader: Any) -> None:
+    """Download the entry's files into `staging` and lay the corpus out in `out`."""
+    if entry.kind == "nltk":
+        _get_nltk(entry, out, progress, nltk_downloader)
+        return
+    for remote in entry.files:
+        path = _fetch_any(entry, remote, staging, mirror, timeout, progress)
+        if entry.archive:
+            extract(path, out)
+        elif entry.kind == "gutenberg":
+            _save_gutenberg(path, out / "book.txt")
+        else:
+            shutil.copyfile(path, out / remote.filename)
+    _check_layout(entry, out)
 
 
 def _fetch_any(entry: Entry, remote: RemoteFile, staging: Path, mirror: str | None, timeout: float,
