@@ -458,3 +458,17 @@ def test_console_script_get_with_env_mirror(server, tmp_path):
     done = subprocess.run([*cmd, "corpus", "get", "wikitext-2"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "wikitext-2" / "wikitext-2" / "wiki.test.tokens").read_text() == WIKI["test"]
+
+
+def test_front_end_download_helper(server, tmp_path, monkeypatch):
+    from rnngen.corpus.registry import CORPORA, download
+
+    assert {"ptb", "wikitext-2", "wikitext-103-raw", "tinyshakespeare", "nltk:brown"} <= set(CORPORA)
+    serve_wikitext(server)
+    monkeypatch.setenv("RNNGEN_CORPORA", str(tmp_path))
+    seen = []
+    folder = download("wikitext-2", progress=lambda done, total, label: seen.append((done, total, label)),
+                      mirror=server.base)
+    assert folder == tmp_path / "wikitext-2"
+    size = len(server.files["/wikitext-2/wikitext-2-v1.zip"])
+    assert seen[-1] == (size, size, "wikitext-2: wikitext-2-v1.zip")

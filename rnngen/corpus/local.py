@@ -200,8 +200,20 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
     if not sentences:
         raise CorpusError(f"{path} contains no words")
     train, valid, test = split_90_5_5(sentences, str(path))
-    return Corpus(path.stem if path.is_file() else path.name, train, valid, test, settings,
-                  str(path), fingerprint(raws), warnings)
+    return Corpus(corpus_name(path), train, valid, test, settings, str(path), fingerprint(raws), warnings)
+
+
+GENERIC_STEMS = {"raw", "input", "text", "train", "valid", "test", "dev", "data", "corpus", "book", "all", "full"}
+
+
+def corpus_name(path: Path) -> str:
+    """A readable name: the folder's, or the file's ("grimm-raw" for grimm/raw.txt, where "raw" alone says little)."""
+    path = Path(path)
+    if path.is_dir():
+        return path.resolve().name
+    if path.stem.lower() in GENERIC_STEMS and path.resolve().parent.name:
+        return f"{path.resolve().parent.name}-{path.stem}"
+    return path.stem
 
 
 def _split_file(folder: Path, split: str) -> Path | None:

@@ -357,3 +357,17 @@ def load_downloaded(name: str, folder: Path, tokenized: bool | None = None, lowe
     corpus.name = manifest.get("name", name)
     return corpus
 
+
+
+# -- for front ends ---------------------------------------------------------------------------
+
+CORPORA: dict[str, Entry] = {e.name: e for e in downloadable()}
+
+
+def download(name: str, progress: Any = None, root: Path | None = None, mirror: str | None = None,
+             timeout: float = DEFAULT_TIMEOUT) -> Path:
+    """`get` into `corpora/`, reporting `progress(done, total, label)` (the TUI's progress-bar order)."""
+    from rnngen.corpus import corpora_root
+
+    report = (lambda label, done, total: progress(done, total, label)) if progress else None
+    return get(name, root or corpora_root(), report, mirror, timeout)
