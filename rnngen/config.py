@@ -14,6 +14,7 @@ from rnngen.errors import ConfigError
 RNN_TYPES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 TRAIN_MODES = ("sentences", "stream")
+SOFTMAXES = ("full", "adaptive")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -28,6 +29,7 @@ class ModelConfig:
     layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     dropout: float = field(default=0.2, metadata={"help": "dropout between layers (0-1)"})
     tied: bool = field(default=False, metadata={"help": "share input and output embeddings"})
+    softmax: str = field(default="full", metadata={"help": "output layer: full, or adaptive (faster for large vocabularies; still exact)"})
 
     def validate(self) -> "ModelConfig":
         if self.rnn_type not in RNN_TYPES:
@@ -38,6 +40,10 @@ class ModelConfig:
         _positive("layers", self.layers)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.softmax not in SOFTMAXES:
+            raise ConfigError(f"unknown softmax {self.softmax!r}: choose one of {', '.join(SOFTMAXES)}")
+        if self.softmax == "adaptive" and self.tied:
+            raise ConfigError("tied embeddings need the full softmax: drop --tied or use --softmax full")
         return self
 
 

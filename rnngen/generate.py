@@ -62,8 +62,11 @@ def filtered_distribution(probs: torch.Tensor, temperature: float, top_k: int, t
         out = torch.zeros_like(probs)
         out[int(torch.argmax(probs))] = 1.0
         return out
-    logits = torch.log(probs.clamp_min(1e-30)) / temperature
-    out = torch.softmax(logits, dim=-1)
+    # softmax(log p / T) written as p ** (1/T), normalised: the same distribution without a
+    # logarithm over the vocabulary (MKL's vectorised log is slow to start), and words
+    # given probability 0 (<s>, <unk>) keep exactly 0.
+    out = probs.clone() if temperature == 1.0 else probs.pow(1.0 / temperature)
+    out = out / out.sum()
     if top_k > 0 and top_k < out.numel():
         threshold = torch.topk(out, top_k).values[-1]
         out = torch.where(out >= threshold, out, torch.zeros_like(out))

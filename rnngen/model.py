@@ -6,6 +6,13 @@ import torch
 from torch import nn
 
 from rnngen.config import ModelConfig
+from rnngen.data import IGNORE
+from rnngen.loss import linear_cross_entropy, picked_logprobs
+
+# Inference on at most this many time steps runs the layers cell by cell (see `_cell_steps`).
+CELL_STEPS_MAX = 4
+_CELLS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn_tanh": torch.rnn_tanh_cell,
+          "rnn_relu": torch.rnn_relu_cell}
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -16,6 +23,12 @@ class RNNModel(nn.Module):
     With tied weights the decoder reuses the embedding matrix (Press & Wolf,
     2017); when the hidden size differs from the embedding size a linear
     projection bridges them instead of refusing the combination.
+
+    With `softmax="adaptive"` the output layer is an adaptive softmax (Grave
+    et al., 2017): frequent words in a head, rare ones in smaller tail
+    clusters. Training only computes the clusters its targets need; `forward`
+    still returns the full, normalised distribution (as log-probabilities,
+    which softmax and log_softmax map to the same distribution as logits).
     """
 
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
@@ -37,6 +50,12 @@ class RNNModel(nn.Module):
         if config.tied and config.hidden != config.emb:
             self.project = nn.Linear(config.hidden, config.emb, bias=False)
             out_size = config.emb
+        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | None = None
+        if config.softmax == "adaptive":
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(out_size, vocab_size, adaptive_cutoffs(vocab_size),
+                                                          div_value=4.0, head_bias=True)
+            self._init_weights()
+            return
         self.decoder = nn.Linear(out_size, vocab_size)
         if config.tied:
             self.decoder.weight = self.encoder.weight
@@ -45,6 +64,8 @@ class RNNModel(nn.Module):
     def _init_weights(self) -> None:
         init_range = 0.1
         nn.init.uniform_(self.encoder.weight, -init_range, init_range)
+        if self.adaptive is not None:
+            return
         nn.init.zeros_(self.decoder.bias)
         if not self.config.tied:
             nn.init.uniform_(self.decoder.weight, -init_range, init_range)
@@ -61,19 +82,102 @@ class RNNModel(nn.Module):
         if hidden is None:
             hidden = self.init_hidden(ids.size(0))
         emb = self.drop(self.encoder(ids))
-        output, hidden = self.rnn(emb, hidden)
+        if self.use_cells(ids):
+            output, hidden = self._cell_steps(emb, hidden)
+        else:
+            output, hidden = self.rnn(emb, hidden)
         output = self.drop(output)
         if self.project is not None:
             output = self.project(output)
         return output, hidden
 
+    def use_cells(self, ids: torch.Tensor) -> bool:
+        """Whether `features` takes the cell-by-cell path: CPU inference on a few time steps."""
+        return (self.cell_path and not self.training and ids.device.type == "cpu"
+                and ids.size(1) <= CELL_STEPS_MAX)
+
+    # Switch for tests and the benchmark: False always uses the nn.LSTM/GRU/RNN module.
+    cell_path = True
+
+    def _cell_steps(self, emb: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+        """The recurrent layers one step at a time with the fused cell kernels (torch.lstm_cell, ...).
+
+        Generation feeds one word per call. On the CPU nn.LSTM then goes
+        through oneDNN's RNN primitive, whose set-up costs milliseconds per
+        call; the cell kernels cost microseconds. Same weights and equations,
+        so the outputs agree with nn.LSTM to float32 rounding (tested).
+        Eval mode only: no dropout between layers.
+        """
+        cell, rnn = _CELLS[self.config.rnn_type], self.rnn
+        lstm = self.config.rnn_type == "lstm"
+        h = list(hidden[0].unbind(0)) if lstm else list(hidden.unbind(0))
+        c = list(hidden[1].unbind(0)) if lstm else []
+        outputs = []
+        for t in range(emb.size(1)):
+            x = emb[:, t]
+            for layer in range(self.config.layers):
+                weights = (getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}"),
+                           getattr(rnn, f"bias_ih_l{layer}"), getattr(rnn, f"bias_hh_l{layer}"))
+                if lstm:
+                    h[layer], c[layer] = cell(x, (h[layer], c[layer]), *weights)
+                else:
+                    h[layer] = cell(x, h[layer], *weights)
+                x = h[layer]
+            outputs.append(x)
+        state = (torch.stack(h), torch.stack(c)) if lstm else torch.stack(h)
+        return torch.stack(outputs, dim=1), state
+
     def forward(self, ids: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
         """Logits of the next word at every position, shape (batch, time, vocab)."""
         output, hidden = self.features(ids, hidden)
+        if self.adaptive is not None:
+            flat = self.adaptive.log_prob(output.reshape(-1, output.size(-1)))
+            return flat.view(*output.shape[:-1], self.vocab_size), hidden
         return self.decoder(output), hidden
+
+    def target_logprobs(self, features: torch.Tensor, targets: torch.Tensor, chunk: int = 512) -> torch.Tensor:
+        """log P(target) for flat (rows, features) and (rows,) targets, computed `chunk` rows at a time.
+
+        Scoring needs one number per position, so the (rows x vocabulary)
+        output never exists whole: each chunk's logits stay in cache and are
+        reduced to the target's log-probability. IGNORE targets give id 0's.
+        """
+        pieces = []
+        for start in range(0, features.size(0), chunk):
+            f, t = features[start : start + chunk], targets[start : start + chunk]
+            if self.adaptive is not None:
+                pieces.append(self.adaptive.log_prob(f).gather(1, t.clamp(min=0).unsqueeze(1)).squeeze(1))
+            else:
+                pieces.append(picked_logprobs(self.decoder(f), t))
+        return torch.cat(pieces) if pieces else features.new_zeros(0)
+
+    def loss(self, ids: torch.Tensor, targets: torch.Tensor, hidden: Hidden | None = None,
+             fused: bool = True) -> tuple[torch.Tensor, Hidden]:
+        """Mean cross-entropy over the targets that are not IGNORE, for training.
+
+        Equal to cross_entropy(forward(ids)) but cheaper: the full softmax uses
+        the fused output layer (`rnngen.loss`), the adaptive one computes only
+        the tail clusters the targets fall in. `fused=False` is the plain path.
+        """
+        output, hidden = self.features(ids, hidden)
+        flat, goal = output.reshape(-1, output.size(-1)), targets.reshape(-1)
+        if self.adaptive is not None:
+            keep = goal != IGNORE
+            return self.adaptive(flat[keep], goal[keep]).loss, hidden
+        return linear_cross_entropy(flat, self.decoder.weight, self.decoder.bias, goal, fused=fused), hidden
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def adaptive_cutoffs(vocab_size: int) -> list[int]:
+    """Cluster boundaries over frequency-ranked ids: a 2,000-word head, then 10,000, 40,000.
+
+    Vocabularies too small for those get a head of half the words, so the
+    option works (if pointlessly) everywhere.
+    """
+    cutoffs = [c for c in (2000, 10000, 40000) if c < vocab_size - 1]
+    return cutoffs or [max(1, vocab_size // 2)]
 
 
 def detach(hidden: Hidden) -> Hidden:

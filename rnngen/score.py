@@ -122,10 +122,9 @@ def token_logprobs(
             end += 1
         group = order[start:end]
         inputs, targets = pad_sentences([sentences[i] for i in group], bos, eos)
-        logits, _ = model(inputs.to(device))
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        safe = targets.clamp(min=0).to(device)
-        picked = logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1).cpu()
+        features, _ = model.features(inputs.to(device))
+        picked = model.target_logprobs(features.reshape(-1, features.size(-1)),
+                                       targets.to(device).reshape(-1)).view(targets.shape).cpu()
         for row, i in enumerate(group):
             n = len(sentences[i]) + 1
             out[i] = picked[row, :n].tolist()
@@ -158,13 +157,12 @@ def evaluate_ids(model: RNNModel, batches) -> tuple[float, int]:
     for batch in batches:
         if batch.reset or hidden is None or hidden_batch(hidden) != batch.inputs.size(0):
             hidden = None
-        logits, hidden = model(batch.inputs.to(device), hidden)
-        targets = batch.targets.to(device)
-        loss = torch.nn.functional.cross_entropy(
-            logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
-        )
-        total += float(loss)
-        count += int((targets != IGNORE).sum())
+        features, hidden = model.features(batch.inputs.to(device), hidden)
+        targets = batch.targets.to(device).reshape(-1)
+        keep = targets != IGNORE
+        picked = model.target_logprobs(features.reshape(-1, features.size(-1)), targets)
+        total -= float(picked[keep].double().sum())
+        count += int(keep.sum())
     return total, count
 
 

@@ -19,12 +19,12 @@ import torch
 
 from rnngen.config import ModelConfig, TrainConfig, to_dict
 from rnngen.corpus.base import Corpus
-from rnngen.data import IGNORE, batches, count_batches
+from rnngen.data import Batch, batches, count_batches
 from rnngen.errors import ConfigError, CorpusError
 from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Sample, Started
 from rnngen.generate import SamplingSettings, generate
 from rnngen.lm import LanguageModel
-from rnngen.model import detach, select_device
+from rnngen.model import Hidden, detach, select_device
 from rnngen.score import evaluate_ids
 from rnngen import checkpoint
 from rnngen.vocab import Vocabulary
@@ -88,6 +88,10 @@ class Trainer:
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
         self.lr = train_config.learning_rate
+        # The fused output layer + cross-entropy (rnngen.loss); `fused=False` is the plain PyTorch path.
+        self.fused = True
+        # bf16 autocast, for CUDA only; off by default so results do not depend on the device's precision.
+        self.amp = False
         self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, self.lr)
         self.epoch, self.best, self.stale = 1, math.inf, 0
         self.history: list[dict] = []
@@ -143,32 +147,22 @@ class Trainer:
     def _epoch(self, per_epoch: int, start: float, deadline: float, first_epoch: int):
         cfg, module, vocab = self.config, self.lm.module, self.lm.vocab
         module.train()
-        hidden, total_loss, total_tokens = None, 0.0, 0
+        # float64 like the Python float it replaces (MPS has no float64)
+        acc = torch.float32 if self.device.type == "mps" else torch.float64
+        hidden, loss_sum, total_tokens = None, torch.zeros((), dtype=acc, device=self.device), 0
         window_tokens, window_start = 0, time.perf_counter()
         tps = 0.0
         data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng)
         for n, batch in enumerate(data, 1):
-            inputs, targets = batch.inputs.to(self.device), batch.targets.to(self.device)
-            if batch.reset or hidden is None:
-                hidden = None
-            else:
-                hidden = detach(hidden)
-            logits, hidden = module(inputs, hidden)
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                                                     ignore_index=IGNORE)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.clip > 0:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
-            self.optimizer.step()
+            loss, hidden = self.step(batch, hidden)
             tokens = batch.num_tokens
-            if not math.isfinite(loss.item()):
-                raise ConfigError("training diverged (the loss is not finite); try a lower --lr or a smaller --clip")
-            total_loss += loss.item() * tokens
+            # Summed as a tensor and read only when reported, so a GPU is not synced every batch.
+            loss_sum = loss_sum + loss.to(acc) * tokens
             total_tokens += tokens
             window_tokens += tokens
             now = time.perf_counter()
             if n % cfg.log_every == 0 or n == per_epoch:
+                total_loss = self._checked(loss_sum)
                 tps = window_tokens / max(now - window_start, 1e-9)
                 window_tokens, window_start = 0, now
                 yield BatchDone(self.epoch, n, per_epoch, total_loss / max(total_tokens, 1), self.lr, tps,
@@ -178,7 +172,30 @@ class Trainer:
                 module.train()
             if self.stop.is_set() or now >= deadline:
                 break
+        total_loss = self._checked(loss_sum)
         return total_loss / max(total_tokens, 1)
+
+    def step(self, batch: Batch, hidden: Hidden | None) -> tuple[torch.Tensor, Hidden]:
+        """One truncated-BPTT update: the batch's mean loss (detached, not read back) and the state to carry."""
+        cfg, module = self.config, self.lm.module
+        inputs = batch.inputs.to(self.device, non_blocking=True)
+        targets = batch.targets.to(self.device, non_blocking=True)
+        hidden = None if batch.reset or hidden is None else detach(hidden)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
+        self.optimizer.step()
+        return loss.detach().float(), hidden
+
+    @staticmethod
+    def _checked(loss_sum: torch.Tensor) -> float:
+        value = float(loss_sum)
+        if not math.isfinite(value):
+            raise ConfigError("training diverged (the loss is not finite); try a lower --lr or a smaller --clip")
+        return value
 
     def _eta(self, n: int, per_epoch: int, now: float, start: float, deadline: float, first_epoch: int) -> float:
         done = (self.epoch - first_epoch) * per_epoch + n

@@ -1,0 +1,237 @@
+"""Every speed-up keeps the numbers: each optimised path against the plain one it replaces."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rnngen.config import ModelConfig, TrainConfig
+from rnngen.data import IGNORE, batches
+from rnngen.generate import filtered_distribution
+from rnngen.lm import LanguageModel
+from rnngen.loss import linear_cross_entropy, picked_logprobs
+from rnngen.model import RNNModel, adaptive_cutoffs
+from rnngen.score import evaluate_ids
+from rnngen.train import Trainer
+from rnngen.vocab import Vocabulary
+
+from tests.conftest import tiny_corpus
+
+TIGHT = {"rtol": 1e-5, "atol": 1e-6}
+
+
+def _ce_case(rows=300, features=24, vocab=97, bias=True, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(rows, features, generator=g, requires_grad=True)
+    w = torch.randn(vocab, features, generator=g, requires_grad=True)
+    b = torch.randn(vocab, generator=g, requires_grad=True) if bias else None
+    y = torch.randint(0, vocab, (rows,), generator=g)
+    y[::7] = IGNORE
+    return h, w, b, y
+
+
+@pytest.mark.parametrize("chunk", [1, 64, 256, 1000])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_cross_entropy_matches_plain_loss_and_gradients(chunk, bias):
+    h, w, b, y = _ce_case(bias=bias)
+    params = [p for p in (h, w, b) if p is not None]
+    plain = linear_cross_entropy(h, w, b, y, fused=False)
+    plain_grads = torch.autograd.grad(plain * 3.0, params)
+    fused = linear_cross_entropy(h, w, b, y, fused=True, chunk=chunk)
+    fused_grads = torch.autograd.grad(fused * 3.0, params)
+    torch.testing.assert_close(fused, plain, **TIGHT)
+    for got, want in zip(fused_grads, plain_grads):
+        torch.testing.assert_close(got, want, **TIGHT)
+    # ignored rows get exactly no gradient
+    assert torch.equal(fused_grads[0][::7], torch.zeros_like(fused_grads[0][::7]))
+
+
+def test_fused_cross_entropy_all_rows_ignored_is_zero_not_nan():
+    h, w, b, y = _ce_case(rows=5)
+    y[:] = IGNORE
+    loss = linear_cross_entropy(h, w, b, y)
+    loss.backward()
+    assert float(loss.detach()) == 0.0
+    assert torch.count_nonzero(h.grad) == 0
+
+
+def test_picked_logprobs_fused_equals_log_softmax():
+    logits = torch.randn(3, 11, 50) * 5
+    targets = torch.randint(0, 50, (3, 11))
+    torch.testing.assert_close(picked_logprobs(logits, targets), picked_logprobs(logits, targets, fused=False),
+                               **TIGHT)
+
+
+def _model(rnn_type="lstm", softmax="full", vocab=40, layers=2, tied=False, seed=3):
+    torch.manual_seed(seed)
+    config = ModelConfig(rnn_type=rnn_type, vocab_size=vocab, emb=16, hidden=16, layers=layers, dropout=0.3,
+                         tied=tied, softmax=softmax)
+    return RNNModel(config.validate(), vocab).eval()
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_cell_steps_match_the_rnn_module(rnn_type):
+    model = _model(rnn_type)
+    ids = torch.randint(0, 40, (3, 9))
+    with torch.inference_mode():
+        model.cell_path = False
+        whole, whole_state = model(ids)
+        model.cell_path = True
+        # feed the same ids in pieces short enough for the cell path, carrying the state
+        pieces, state = [], None
+        for start in range(0, 9, 2):
+            x = ids[:, start : start + 2]
+            assert model.use_cells(x)
+            out, state = model(x, state)
+            pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, **TIGHT)
+    flat = lambda s: torch.cat([t.reshape(-1) for t in s]) if isinstance(s, tuple) else s.reshape(-1)  # noqa: E731
+    torch.testing.assert_close(flat(state), flat(whole_state), **TIGHT)
+
+
+def test_cell_path_is_not_used_in_training_or_for_long_inputs():
+    model = _model()
+    assert not model.use_cells(torch.zeros(1, 9, dtype=torch.long))
+    model.train()
+    assert not model.use_cells(torch.zeros(1, 1, dtype=torch.long))
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_target_logprobs_in_chunks_equal_log_softmax_of_forward(softmax):
+    model = _model(softmax=softmax)
+    ids = torch.randint(0, 40, (4, 13))
+    targets = torch.randint(0, 40, (4, 13))
+    with torch.inference_mode():
+        logits, _ = model(ids)
+        want = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        features, _ = model.features(ids)
+        got = model.target_logprobs(features.reshape(-1, 16), targets.reshape(-1), chunk=5).view(4, 13)
+    torch.testing.assert_close(got, want, **TIGHT)
+
+
+@pytest.mark.parametrize("softmax", ["full", "adaptive"])
+def test_training_loss_equals_cross_entropy_of_forward(softmax):
+    model = _model(softmax=softmax)
+    ids = torch.randint(0, 40, (4, 13))
+    targets = torch.randint(0, 40, (4, 13))
+    targets[0, 5:] = IGNORE
+    with torch.no_grad():
+        logits, _ = model(ids)
+        want = torch.nn.functional.cross_entropy(logits.reshape(-1, 40), targets.reshape(-1), ignore_index=IGNORE)
+        got, _ = model.loss(ids, targets)
+    torch.testing.assert_close(got, want, **TIGHT)
+
+
+def test_adaptive_softmax_is_a_normalised_distribution():
+    model = _model(softmax="adaptive", vocab=60)
+    with torch.inference_mode():
+        logits, _ = model(torch.randint(0, 60, (2, 5)))
+    assert logits.shape == (2, 5, 60)
+    torch.testing.assert_close(logits.exp().sum(-1), torch.ones(2, 5), **TIGHT)
+
+
+def test_adaptive_cutoffs():
+    assert adaptive_cutoffs(13778) == [2000, 10000]
+    assert adaptive_cutoffs(100_000) == [2000, 10000, 40000]
+    assert adaptive_cutoffs(40) == [20]
+
+
+def _trained_params(fused: bool, mode: str, tmp_path, softmax="full"):
+    mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=2, dropout=0.0, softmax=softmax)
+    tc = TrainConfig(epochs=1, batch_size=4, bptt=8, mode=mode, seed=5, sample_every=0, optimizer="sgd", lr=1.0)
+    trainer = Trainer(tiny_corpus(2), mc, tc, tmp_path / f"m{fused}")
+    trainer.fused = fused
+    vocab = trainer.lm.vocab
+    hidden, losses = None, []
+    for batch in list(batches(mode, trainer.train_ids, vocab.bos_id, vocab.eos_id, 4, 8, trainer.rng))[:6]:
+        loss, hidden = trainer.step(batch, hidden)
+        losses.append(float(loss))
+    return losses, [p.detach().clone() for p in trainer.lm.module.parameters()]
+
+
+@pytest.mark.parametrize("mode", ["sentences", "stream"])
+def test_fused_training_steps_match_the_plain_path(mode, tmp_path):
+    plain_losses, plain_params = _trained_params(False, mode, tmp_path)
+    fused_losses, fused_params = _trained_params(True, mode, tmp_path)
+    assert fused_losses == pytest.approx(plain_losses, rel=1e-5)
+    for got, want in zip(fused_params, plain_params):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_evaluate_ids_equals_summed_cross_entropy():
+    model = _model()
+    vocab = Vocabulary(["<unk>", "<s>", "</s>", *[f"w{i}" for i in range(37)]])
+    g = torch.Generator().manual_seed(1)
+    sentences = [torch.randint(3, 40, (n,), generator=g).tolist() for n in (3, 7, 1, 12, 5)]
+    for mode, bptt in (("sentences", 10_000), ("stream", 4)):
+        nll, count = evaluate_ids(model, batches(mode, sentences, vocab.bos_id, vocab.eos_id, 2, bptt))
+        want, want_count, hidden = 0.0, 0, None
+        with torch.inference_mode():
+            for batch in batches(mode, sentences, vocab.bos_id, vocab.eos_id, 2, bptt):
+                if batch.reset or hidden is None or hidden[0].size(1) != batch.inputs.size(0):
+                    hidden = None
+                logits, hidden = model(batch.inputs, hidden)
+                want += float(torch.nn.functional.cross_entropy(logits.reshape(-1, 40), batch.targets.reshape(-1),
+                                                                ignore_index=IGNORE, reduction="sum"))
+                want_count += int((batch.targets != IGNORE).sum())
+        assert count == want_count
+        assert nll == pytest.approx(want, rel=1e-6)
+
+
+def _old_filtered_distribution(probs, temperature, top_k, top_p):
+    """The formula the pow form replaced: softmax(log p / T), then the same filters."""
+    logits = torch.log(probs.clamp_min(1e-30)) / temperature
+    out = torch.softmax(logits, dim=-1)
+    if top_k > 0 and top_k < out.numel():
+        threshold = torch.topk(out, top_k).values[-1]
+        out = torch.where(out >= threshold, out, torch.zeros_like(out))
+    if top_p < 1.0:
+        sorted_p, idx = torch.sort(out, descending=True)
+        cumulative = torch.cumsum(sorted_p, dim=-1)
+        sorted_p[cumulative - sorted_p >= top_p] = 0.0
+        out = torch.zeros_like(out).scatter(0, idx, sorted_p)
+    return out / out.sum()
+
+
+@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, 0, 1.0), (0.7, 0, 1.0), (1.5, 10, 1.0), (0.9, 0, 0.8),
+                                                     (2.0, 5, 0.5)])
+def test_temperature_as_power_equals_softmax_of_scaled_logs(temperature, top_k, top_p):
+    probs = torch.softmax(torch.randn(500, generator=torch.Generator().manual_seed(2)) * 3, dim=-1)
+    got = filtered_distribution(probs, temperature, top_k, top_p)
+    want = _old_filtered_distribution(probs, temperature, top_k, top_p)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    assert float(got.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_adaptive_model_scores_evaluate_and_round_trip(tmp_path):
+    """An adaptive-softmax model through the whole engine: scores sum to the evaluation, and survive a save."""
+    from rnngen.train import train
+
+    corpus = tiny_corpus(10)
+    mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=1, dropout=0.0, softmax="adaptive")
+    tc = TrainConfig(epochs=2, batch_size=8, bptt=16, sample_every=0, seed=3, patience=0)
+    for _ in train(corpus, mc, tc, tmp_path / "ada"):
+        pass
+    lm = LanguageModel.load(tmp_path / "ada")
+    assert lm.model_config.softmax == "adaptive"
+    scores = lm.score_tokens(corpus.test)
+    evaluation = lm.evaluate(corpus.test)
+    total = -math.fsum(s.logprob for s in scores)
+    assert evaluation.tokens == sum(s.num_tokens for s in scores)
+    assert evaluation.nll == pytest.approx(total, rel=1e-5)
+    dist = lm.next_word_distribution(["the"])
+    assert float(dist.sum()) == pytest.approx(1.0, abs=1e-5)
+    lm.save(tmp_path / "copy")
+    again = LanguageModel.load(tmp_path / "copy").score_tokens(corpus.test)
+    assert [s.logprob for s in again] == [s.logprob for s in scores]
+
+
+def test_adaptive_softmax_refuses_tied_weights():
+    from rnngen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tied embeddings need the full softmax"):
+        ModelConfig(softmax="adaptive", tied=True).validate()
+    with pytest.raises(ConfigError, match="unknown softmax"):
+        ModelConfig(softmax="hierarchical").validate()
