@@ -37,6 +37,8 @@ _SPEAKER = re.compile(r"^[ \t]*[A-Z][\w' .,-]{0,40}:[ \t]*$", re.M)
 # Punkt learns abbreviations and sentence starters well from a sample; training on
 # many megabytes only costs time
 PUNKT_SAMPLE = 600_000
+# a short line in capitals is a heading or a table-of-contents entry, never part of a sentence
+_CAPS_LINE = re.compile(r"^[ \t]*(?=[^a-z\n]*[A-Z]{2})[^a-z\n]{2,80}$", re.M)
 # Project Gutenberg's "[Illustration: ...]" placeholders (possibly over several lines)
 _ILLUSTRATION = re.compile(r"\[Illustration[^\]]{0,500}\]", re.I)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
@@ -128,9 +130,10 @@ def settings_for(text: str, tokenized: bool | None, lowercase: bool) -> Tokenize
 
 
 def prepare_raw(text: str) -> str:
-    """Raw prose made ready for Punkt: WikiText headings and Gutenberg illustration notes dropped,
-    speaker lines ("FIRST CITIZEN:") made paragraphs of their own."""
+    """Raw prose made ready for Punkt: WikiText headings and Gutenberg illustration notes dropped;
+    speaker lines ("First Citizen:") and lines in capitals (headings, contents) made paragraphs of their own."""
     text = _ILLUSTRATION.sub("", _WIKI_HEADING.sub("", text))
+    text = _CAPS_LINE.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
     if len(_SPEAKER.findall(text[:500_000])) >= 20:
         text = _SPEAKER.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
     return text

