@@ -1,0 +1,396 @@
+"""The Generate tab: text streamed word by word, the model's candidates beside it, and a pick-it-yourself mode.
+
+Streaming runs `LanguageModel.generate` in a thread worker that posts one
+message per word, so the same seed gives the same words as `rnngen generate`;
+Stop cancels the worker and the view ignores anything it still sends. Pick
+mode drives a `Generation` directly: the person chooses each next word from
+the candidates (keys 1-9, Enter or a click on a row), types one, or lets the
+model sample it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.validation import Function, Integer, Number, Validator
+from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.worker import get_current_worker
+
+from rnngen.errors import ConfigError, RnngenError
+from rnngen.generate import Generation, SamplingSettings, Step
+from rnngen.tui.widgets.generate_text import GeneratedText
+from rnngen.tui.widgets.heatmap import format_prob, word_style
+
+NO_MODEL = "No model loaded: load a model on the Models tab (5) or train one (2)."
+CANDIDATES = 9
+
+
+def _in_unit(value: str) -> bool:
+    try:
+        return 0 < float(value) <= 1
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Field:
+    """A sampling option in the form: input id, label, default, validator and what a valid value is."""
+
+    name: str
+    label: str
+    default: str
+    validator: Validator
+    rule: str
+    width: int = 6
+
+
+FIELDS = (
+    Field("temperature", "temp", "1.0", Number(minimum=0, maximum=100), "a number from 0 (greedy) to 100"),
+    Field("top_k", "top-k", "0", Integer(minimum=0), "a whole number ≥ 0 (0 = off)"),
+    Field("top_p", "top-p", "1.0", Function(_in_unit), "a number above 0 and at most 1 (1 = off)"),
+    Field("count", "sentences", "1", Integer(minimum=1, maximum=1000), "a whole number from 1 to 1000", 5),
+    Field("max_words", "words", "50", Integer(minimum=1, maximum=10000), "a whole number from 1 to 10000", 5),
+    Field("seed", "seed", "", Integer(minimum=0), "empty (random) or a whole number ≥ 0", 9),
+)
+
+
+@dataclass
+class WordGenerated(Message):
+    """The streaming worker drew one word (`run` tells runs apart; `sentence` counts from 0)."""
+
+    run: int
+    sentence: int
+    step: Step
+
+
+@dataclass
+class GenerationEnded(Message):
+    """The streaming worker returned: all sentences done, stopped, or failed with a user-facing error."""
+
+    run: int
+    error: str = ""
+
+
+class GeneratePane(Vertical):
+    """Prompt and sampling form, streamed text, candidates and chosen-word probabilities; follows `app.lm`."""
+
+    BINDINGS = [
+        Binding("ctrl+g", "generate", "Generate"),
+        Binding("ctrl+n", "pick_mode", "Pick words"),
+        Binding("escape", "stop", "Stop"),
+        Binding("1", "pick(1)", "Pick", key_display="1-9"),
+        *[Binding(str(n), f"pick({n})", f"Pick {n}", show=False) for n in range(2, 10)],
+        Binding("s", "sample_one", "Model picks"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.steps: list[tuple[int, Step]] = []  # what this run produced, in order
+        self.generation: Generation | None = None  # the pick-mode state
+        self.running = False
+        self._run = 0
+        self._candidates: list[tuple[str, float]] = []
+        self._prompt_tokens: list[str] = []
+        self._settings = SamplingSettings()
+
+    def compose(self) -> ComposeResult:
+        yield Static(NO_MODEL, id="gen-hint", classes="hint")
+        with Vertical(id="gen-body"):
+            with Horizontal(id="gen-prompt-row"):
+                yield Label("Prompt", classes="gen-label")
+                yield Input(placeholder="how the sentences start (may be empty)", id="gen-prompt", compact=True)
+                yield Button("Generate", id="gen-start", variant="primary", compact=True, tooltip="ctrl+g")
+                yield Button("Pick words", id="gen-pick", compact=True, tooltip="ctrl+n: choose each next word")
+                yield Button("Stop", id="gen-stop", variant="error", compact=True, disabled=True, tooltip="escape")
+            with Horizontal(id="gen-settings"):
+                for f in FIELDS:
+                    yield Label(f.label, classes="gen-label")
+                    yield Input(f.default, id=f"gen-{f.name}", compact=True, restrict=r"[-+0-9.eE]*",
+                                validators=[f.validator], valid_empty=f.name == "seed",
+                                tooltip=f"{f.label}: {f.rule}", classes=f"gen-field -w{f.width}")
+            with Horizontal(id="gen-main"):
+                with Vertical(id="gen-left"):
+                    yield GeneratedText(id="gen-text", placeholder="Generated text appears here word by word: "
+                                                                   "ctrl+g to generate, ctrl+n to pick the words.")
+                    yield Static("", id="gen-status")
+                with Vertical(id="gen-side"):
+                    yield Label("next-word candidates", id="gen-cand-title")
+                    cands = DataTable(id="gen-candidates", cursor_type="row", show_cursor=False)
+                    cands.add_columns("key", "word", "P")
+                    yield cands
+                    yield Input(placeholder="or type a word + Enter", id="gen-word", compact=True)
+                    yield Label("chosen words", id="gen-steps-title")
+                    steps = DataTable(id="gen-steps", cursor_type="row", show_cursor=False)
+                    steps.add_columns("#", "word", "P")
+                    yield steps
+
+    def on_mount(self) -> None:
+        self.query_one("#gen-word").display = False
+        self.watch(self.app, "lm", self._model_changed, init=True)
+
+    @property
+    def lm(self) -> Any:
+        return getattr(self.app, "lm", None)
+
+    def _model_changed(self, lm: Any) -> None:
+        self._halt("")
+        self.query_one("#gen-hint").display = lm is None
+        self.query_one("#gen-body").display = lm is not None
+        if lm is not None:
+            self.query_one(GeneratedText).detokenize = lm.detokenize
+            self._set_status(f"Model {lm.name}: ctrl+g generates, ctrl+n lets you pick each word.")
+
+    # -- the form -------------------------------------------------------------------
+    def settings(self) -> tuple[str, SamplingSettings, int]:
+        """Prompt, sampling settings and sentence count from the form; ConfigError names the first bad field."""
+        values: dict[str, str] = {}
+        problems = []
+        for f in FIELDS:
+            field = self.query_one(f"#gen-{f.name}", Input)
+            result = field.validate(field.value)
+            if result is not None and not result.is_valid:
+                problems.append(f"{f.label} must be {f.rule} (got {field.value!r})")
+            values[f.name] = field.value.strip()
+        if problems:
+            raise ConfigError("; ".join(problems))
+        settings = SamplingSettings(
+            temperature=float(values["temperature"]), top_k=int(values["top_k"]), top_p=float(values["top_p"]),
+            max_words=int(values["max_words"]), seed=int(values["seed"]) if values["seed"] else None,
+        ).validate()
+        return self.query_one("#gen-prompt", Input).value.strip(), settings, int(values["count"])
+
+    def _checked(self) -> tuple[Any, str, SamplingSettings, int] | None:
+        """The model and form values, or None after telling the person what is missing or wrong."""
+        lm = self.lm
+        if lm is None:
+            self.app.notify(NO_MODEL, title="No model", severity="warning")
+            return None
+        try:
+            prompt, settings, count = self.settings()
+        except RnngenError as exc:
+            self.app.notify(str(exc), title="Cannot generate", severity="error", timeout=8)
+            return None
+        return lm, prompt, settings, count
+
+    @on(Input.Submitted, "#gen-prompt, .gen-field")
+    def _form_submitted(self) -> None:
+        self.action_generate()
+
+    @on(Button.Pressed, "#gen-start")
+    def _start_pressed(self) -> None:
+        self.action_generate()
+
+    @on(Button.Pressed, "#gen-pick")
+    def _pick_pressed(self) -> None:
+        self.action_pick_mode()
+
+    @on(Button.Pressed, "#gen-stop")
+    def _stop_pressed(self) -> None:
+        self.action_stop()
+
+    # -- streaming ------------------------------------------------------------------
+    def action_generate(self) -> None:
+        checked = self._checked()
+        if checked is None:
+            return
+        lm, prompt, settings, count = checked
+        self._halt("")
+        self._reset_views()
+        self._run += 1
+        self.running = True
+        self._set_running(True)
+        self._prompt_tokens = lm.tokenize(prompt) if prompt else []
+        self._set_status(f"Generating {count} sentence{'s' * (count != 1)}…  escape stops")
+        self._stream(lm, prompt, settings, count, self._run)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _stream(self, lm: Any, prompt: str, settings: SamplingSettings, count: int, run: int) -> None:
+        worker = get_current_worker()
+        try:
+            for sentence, step in lm.generate(prompt, settings, count, alternatives=CANDIDATES):
+                if worker.is_cancelled:
+                    return
+                self.post_message(WordGenerated(run, sentence, step))
+        except RnngenError as exc:
+            self.post_message(GenerationEnded(run, str(exc)))
+            return
+        self.post_message(GenerationEnded(run))
+
+    @on(WordGenerated)
+    def _word(self, message: WordGenerated) -> None:
+        if message.run != self._run or not self.running:
+            return  # stopped, or an older run still finishing
+        view = self.query_one(GeneratedText)
+        if message.sentence + 1 > len(view.sentences):
+            view.finish("word limit")
+            view.start_sentence(self._prompt_tokens)
+            self.query_one("#gen-steps", DataTable).clear()
+        step = message.step
+        self.steps.append((message.sentence, step))
+        view.add_word(step.word)
+        self._add_step(step)
+        self._show_candidates(list(step.alternatives), chosen=step.word,
+                              title=f"step {step.index + 1}: drew “{step.word}”")
+
+    @on(GenerationEnded)
+    def _ended(self, message: GenerationEnded) -> None:
+        if message.run != self._run or not self.running:
+            return
+        self.running = False
+        self._set_running(False)
+        view = self.query_one(GeneratedText)
+        view.finish("word limit")
+        if message.error:
+            self.app.notify(message.error, title="Generation failed", severity="error")
+            self._set_status(message.error)
+            return
+        words = sum(1 for _, s in self.steps if not s.is_end)
+        self._set_status(f"Done: {len(view.sentences)} sentence{'s' * (len(view.sentences) != 1)}, {words} words.")
+
+    def action_stop(self) -> None:
+        if self.running:
+            self._halt("stopped")
+            self._set_status("Stopped.")
+        elif self.generation is not None:
+            self._halt("ended")
+            self._set_status("Pick mode ended.")
+
+    def _halt(self, note: str) -> None:
+        """End streaming or pick mode now; the worker's later messages are ignored."""
+        if self.running:
+            self.running = False
+            self.workers.cancel_group(self, "generate")
+            self.query_one(GeneratedText).finish(note)
+        if self.generation is not None:
+            self.generation = None
+            self.query_one(GeneratedText).finish(note)
+            self.query_one("#gen-word").display = False
+            self.query_one("#gen-candidates", DataTable).show_cursor = False
+        self._set_running(False)
+
+    # -- pick mode --------------------------------------------------------------------
+    def action_pick_mode(self) -> None:
+        checked = self._checked()
+        if checked is None:
+            return
+        lm, prompt, settings, _count = checked
+        self._halt("")
+        self._reset_views()
+        self._settings = settings
+        self.generation = lm.start(prompt, settings)
+        self.query_one(GeneratedText).start_sentence(self.generation.prompt)
+        self.query_one("#gen-word").display = True
+        table = self.query_one("#gen-candidates", DataTable)
+        table.show_cursor = True
+        self._set_running(True)
+        self._offer()
+        table.focus()
+
+    def _offer(self) -> None:
+        """Show the next-word candidates of the pick-mode state."""
+        assert self.generation is not None
+        self._show_candidates(self.generation.candidates(CANDIDATES), title="pick the next word")
+        self.query_one("#gen-candidates", DataTable).move_cursor(row=0)
+        n = len(self.generation.words)
+        self._set_status(f"Word {n + 1}: 1-9 / Enter / click picks · type a word · s: model picks · escape ends")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("pick", "sample_one"):
+            return self.generation is not None
+        if action == "stop":
+            return self.running or self.generation is not None
+        return True
+
+    def action_pick(self, n: int) -> None:
+        if self.generation is not None and 1 <= n <= len(self._candidates):
+            self.choose(self._candidates[n - 1][0])
+
+    def action_sample_one(self) -> None:
+        if self.generation is not None:
+            self._advance(self.generation.sample(CANDIDATES))
+
+    @on(DataTable.RowSelected, "#gen-candidates")
+    def _row_selected(self, message: DataTable.RowSelected) -> None:
+        if self.generation is not None:
+            self.action_pick(message.cursor_row + 1)
+
+    @on(Input.Submitted, "#gen-word")
+    def _typed_word(self, message: Input.Submitted) -> None:
+        message.stop()
+        if self.generation is None or self.lm is None:
+            return
+        tokens = self.lm.tokenize(message.value)
+        if not tokens:
+            self.app.notify("Type a word to continue with.", title="Nothing typed", severity="warning")
+            return
+        message.input.value = ""
+        for token in tokens:
+            if self.generation is None:
+                break
+            self.choose(token)
+
+    def choose(self, word: str) -> None:
+        """Continue the pick-mode sentence with this word (unknown words go in as <unk>)."""
+        assert self.generation is not None
+        if word != "</s>" and self.lm is not None and self.lm.vocab.is_oov(word):
+            self.app.notify(f"“{word}” is not in the model's vocabulary: it continues as <unk>.",
+                            title="Unknown word", severity="warning")
+        self._advance(self.generation.choose(word, CANDIDATES))
+
+    def _advance(self, step: Step) -> None:
+        assert self.generation is not None
+        self.steps.append((0, step))
+        self.query_one(GeneratedText).add_word(step.word)
+        self._add_step(step)
+        if step.is_end:
+            self._finish_pick("sentence complete")
+        elif len(self.generation.words) >= self._settings.max_words:
+            self._finish_pick("word limit")
+        else:
+            self._offer()
+
+    def _finish_pick(self, note: str) -> None:
+        self.query_one(GeneratedText).finish(note if note != "sentence complete" else "")
+        self.generation = None
+        self.query_one("#gen-word").display = False
+        self.query_one("#gen-candidates", DataTable).show_cursor = False
+        self._set_running(False)
+        self._set_status(f"{note.capitalize()}: ctrl+n picks another sentence, ctrl+g generates.")
+
+    # -- side panel --------------------------------------------------------------------
+    def _show_candidates(self, candidates: list[tuple[str, float]], title: str, chosen: str | None = None) -> None:
+        self._candidates = candidates
+        self.query_one("#gen-cand-title", Label).update(title)
+        table = self.query_one("#gen-candidates", DataTable)
+        table.clear()
+        for n, (word, prob) in enumerate(candidates, 1):
+            style = "bold reverse" if word == chosen else ""
+            table.add_row(Text(str(n), style="dim" if not style else style), Text(word, style=style),
+                          Text(format_prob(prob), style=style, justify="right"))
+
+    def _add_step(self, step: Step) -> None:
+        table = self.query_one("#gen-steps", DataTable)
+        table.add_row(str(step.index + 1), Text(step.word, style=word_style(step.prob)),
+                      Text(format_prob(step.prob), justify="right"))
+        table.scroll_end(animate=False)
+
+    def _reset_views(self) -> None:
+        self.steps = []
+        self.query_one(GeneratedText).clear()
+        self.query_one("#gen-steps", DataTable).clear()
+        self.query_one("#gen-candidates", DataTable).clear()
+        self._candidates = []
+
+    def _set_running(self, running: bool) -> None:
+        self.query_one("#gen-stop", Button).disabled = not running
+        self.refresh_bindings()
+
+    def _set_status(self, text: str) -> None:
+        self.query_one("#gen-status", Static).update(Text(text, style="dim"))

@@ -1,0 +1,251 @@
+"""Score tab: sentence numbers, heat map, word details and candidate ranking, driven through Pilot."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Input, Select, Static, TextArea
+
+from rnngen.score import normalized
+from rnngen.tui.screens.score import ScorePane
+from rnngen.tui.widgets.candidates import CandidatesPanel, candidate_lines
+from rnngen.tui.widgets.heatmap import HeatMap, format_prob, layout
+from tests.tui._harness import PaneApp, wait_for
+
+SIZE = (100, 32)
+
+
+def shown(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+def cells(table: DataTable) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def ranked(lm, context):
+    """Vocabulary (without <s>) by P(w | context), best first, from the engine's own distribution."""
+    probs = lm.next_word_distribution(context).tolist()
+    order = sorted((i for i in range(len(probs)) if i != lm.vocab.bos_id), key=lambda i: -probs[i])
+    return [(lm.vocab.words[i], probs[i]) for i in order]
+
+
+async def test_without_a_model_the_pane_says_where_to_get_one():
+    app = PaneApp(ScorePane)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.query_one("#score-hint").display
+        assert "Models tab (5)" in shown(app, "#score-hint") and "train one (2)" in shown(app, "#score-hint")
+        assert not app.query_one("#score-modes").display
+        app.query_one(ScorePane).score_now(quiet=False)
+        await pilot.pause()
+        assert app.notifications_seen and app.notifications_seen[-1][0] == "warning"
+
+
+async def test_typed_sentence_shows_the_cli_numbers_and_a_heat_map(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        assert not app.query_one("#score-hint").display
+        app.query_one("#score-input", Input).focus()
+        await pilot.press(*"the cat sat on the mat .")
+        await pilot.press("enter")
+        await settle(pilot)
+        expected = tiny_lm.score(["the cat sat on the mat ."])[0]
+        numbers = shown(app, "#score-numbers")
+        assert f"log P {expected.logprob:.3f}" in numbers
+        assert f"log10 {expected.log10prob:.3f}" in numbers
+        assert f"ppl {expected.perplexity:,.2f}" in numbers
+        assert f"per token {expected.per_token:.3f}" in numbers
+        assert f"{expected.num_tokens} tokens" in numbers and "0 unknown" in numbers
+        heat = app.query_one(HeatMap)
+        assert [w.text for w in heat.words] == "the cat sat on the mat . </s>".split()
+        assert [w.prob for w in heat.words] == [t.prob for t in expected.tokens]
+        assert str(heat.render()).split() == ["[", "the", "]", "cat", "sat", "on", "the", "mat", ".", "</s>"]
+
+
+async def test_live_scoring_follows_typing(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#score-input", Input).focus()
+        await pilot.press(*"a dog")
+        await pilot.pause(0.4)  # past the debounce, no Enter
+        await settle(pilot)
+        expected = tiny_lm.score(["a dog"])[0]
+        assert f"log P {expected.logprob:.3f}" in shown(app, "#score-numbers")
+        assert [w.text for w in app.query_one(HeatMap).words] == ["a", "dog", "</s>"]
+        await pilot.press("ctrl+u")  # clear the field: the result goes away
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert app.query_one(HeatMap).words == []
+        assert shown(app, "#score-numbers") == ""
+
+
+async def test_selecting_a_word_shows_probability_rank_and_alternatives(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#score-input", Input).value = "the dog sat on a mat ."
+        await pilot.press("tab")
+        app.query_one(ScorePane).score_now()
+        await settle(pilot)
+        heat = app.query_one(HeatMap)
+        heat.focus()
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert heat.cursor == 2
+        score = tiny_lm.score(["the dog sat on a mat ."])[0]
+        order = ranked(tiny_lm, ["the", "dog"])
+        names = [w for w, _ in order]
+        detail = shown(app, "#score-detail")
+        assert detail.startswith("sat word 3/7")
+        assert f"P {format_prob(score.tokens[2].prob)}" in detail
+        assert f"rank {names.index('sat') + 1} of {len(tiny_lm.vocab) - 1:,}" in detail
+        rows = cells(app.query_one("#score-alternatives", DataTable))
+        assert [r[1].replace("  ◀", "") for r in rows[:10]] == names[:10]
+        assert [r[2] for r in rows[:10]] == [format_prob(p) for _, p in order[:10]]
+        marked = [r for r in rows if r[1].endswith("◀")]
+        assert len(marked) == 1 and marked[0][1] == "sat  ◀" and marked[0][0] == str(names.index("sat") + 1)
+
+        # a click on a word selects it too
+        places = layout([w.label for w in heat.words], heat.content_size.width)
+        mat = places[5]
+        assert await pilot.click(HeatMap, offset=(mat.x + 2, mat.line))
+        await pilot.pause()
+        assert heat.cursor == 5
+        assert shown(app, "#score-detail").startswith("mat word 6/7")
+        await pilot.press("end")
+        await pilot.pause()
+        assert shown(app, "#score-detail").startswith("</s> end of sentence")
+        assert f"P {format_prob(score.tokens[-1].prob)}" in shown(app, "#score-detail")
+
+
+async def test_unknown_words_are_marked(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#score-input", Input).value = "the zebra sat ."
+        app.query_one(ScorePane).score_now()
+        await settle(pilot)
+        heat = app.query_one(HeatMap)
+        assert [w.oov for w in heat.words] == [False, True, False, False, False]
+        assert "zebra?" in str(heat.render())
+        assert "1 unknown" in shown(app, "#score-numbers")
+        heat.select(1)
+        await pilot.pause()
+        detail = shown(app, "#score-detail")
+        assert "unknown, scored as <unk>" in detail
+        names = [w for w, _ in ranked(tiny_lm, ["the"])]
+        assert f"rank {names.index('<unk>') + 1} " in detail
+
+
+CANDIDATES = """the cat sat on the mat .
+mat the on sat cat the .
+a dog saw a cat .
+the dog sat on the log .
+dog log the .
+the cat sat on the mat .
+a cat ran to the zebra ."""
+
+
+def expected_order(lm, lines, method, alpha=0.6):
+    scores = lm.score(lines)
+    values = [normalized(s, method, alpha) for s in scores]
+    return [lines[i] for i in sorted(range(len(lines)), key=lambda i: -values[i])], scores, values
+
+
+async def test_candidates_are_ranked_as_the_engine_ranks_them(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    lines = CANDIDATES.split("\n")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        assert app.focused is app.query_one("#cand-text", TextArea)
+        app.query_one("#cand-text", TextArea).load_text(CANDIDATES + "\n\n")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        panel = app.query_one(CandidatesPanel)
+        table = app.query_one("#cand-table", DataTable)
+        for method, alpha in (("none", 0.6), ("length", 0.6), ("ppl", 0.6), ("wp", 0.6), ("wp", 2.0)):
+            app.query_one("#cand-criterion", Select).value = method
+            if method == "wp":
+                app.query_one("#cand-alpha", Input).value = str(alpha)
+            await pilot.pause()
+            order, scores, values = expected_order(tiny_lm, lines, method, alpha)
+            assert panel.ranked_sentences() == order, (method, alpha)
+            rows = cells(table)
+            assert [r[0] for r in rows] == [str(n) for n in range(1, len(lines) + 1)]
+            assert [r[1] for r in rows] == order
+            for row in rows:
+                i = lines.index(row[1])
+                s = scores[i]
+                assert row[2:] == [f"{s.logprob:.3f}", str(s.num_tokens), f"{s.per_token:.3f}",
+                                   f"{s.perplexity:,.2f}", str(s.oov_count), f"{values[i]:.4f}"]
+        # the duplicate keeps input order (stable ties), the unknown word is counted
+        assert rows[[r[1] for r in rows].index("a cat ran to the zebra .")][6] == "1"
+
+
+async def test_candidates_from_a_file_and_bad_paths(tiny_lm, tmp_path):
+    nbest = tmp_path / "nbest.txt"
+    nbest.write_text("0 ||| the dog sat on the log . ||| tm=-1 ||| -1\n0 ||| log the on dog . ||| tm=-2 ||| -2\n"
+                     "3 ||| a cat saw a dog . ||| tm=-1 ||| -1\n", encoding="utf-8")
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(ScorePane).action_toggle_mode()
+        await pilot.pause()
+        path = app.query_one("#cand-path", Input)
+        path.value = str(tmp_path / "missing.txt")
+        path.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.notifications_seen[-1][0] == "error" and "missing.txt" in app.notifications_seen[-1][1]
+        path.value = str(tmp_path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "folder" in app.notifications_seen[-1][1]
+        path.value = str(nbest)
+        await pilot.press("enter")
+        await settle(pilot)
+        lines = ["the dog sat on the log .", "log the on dog .", "a cat saw a dog ."]
+        assert candidate_lines(app.query_one("#cand-text", TextArea).text) == lines
+        order, _, _ = expected_order(tiny_lm, lines, "none")
+        assert app.query_one(CandidatesPanel).ranked_sentences() == order
+
+
+async def test_ranking_needs_sentences_and_a_valid_alpha(tiny_lm):
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(ScorePane).action_toggle_mode()
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert app.notifications_seen[-1][0] == "warning"
+        assert app.query_one("#cand-alpha", Input).disabled  # only wp has an α
+        app.query_one("#cand-text", TextArea).load_text("a dog saw a cat .\nthe cat sat .")
+        app.query_one("#cand-criterion", Select).value = "wp"
+        await pilot.pause()
+        assert not app.query_one("#cand-alpha", Input).disabled
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        app.query_one("#cand-alpha", Input).value = "11"
+        app.query_one(CandidatesPanel).show_ranking()
+        await pilot.pause()
+        assert app.notifications_seen[-1] == ("error", "α must be a number from 0 to 10")
+
+
+async def test_score_tab_in_the_real_app(tiny_lm):
+    app_module = pytest.importorskip("rnngen.tui.app")
+    app = app_module.make_app()
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.lm = tiny_lm
+        await pilot.press("3")
+        await pilot.pause()
+        pane = app.query_one(ScorePane)
+        assert pane.is_on_screen or app.query_one("#tabs").active == "score"
+        assert await pilot.click("#score-input")
+        await pilot.press(*"a cat saw a dog .", "enter")
+        await wait_for(pilot, lambda: app.query_one(HeatMap).words)
+        expected = tiny_lm.score(["a cat saw a dog ."])[0]
+        assert f"log P {expected.logprob:.3f}" in shown(app, "#score-numbers")
+        assert [w.text for w in app.query_one(HeatMap).words] == "a cat saw a dog . </s>".split()
