@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +35,7 @@ class Server:
         self.files: dict[str, bytes] = {}
         self.truncate: dict[str, int] = {}  # path -> bytes actually sent (once, then served in full)
         self.no_range: set[str] = set()
+        self.stall: set[str] = set()  # send half the body, then go silent
         self.requests: list[tuple[str, str | None]] = []
 
     def url(self, path: str) -> str:
@@ -69,6 +71,11 @@ def _handler(server: Server):
             self.send_header("Content-Length", str(len(part)))
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
+            if self.path in server.stall:
+                self.wfile.write(part[: len(part) // 2])
+                self.wfile.flush()
+                time.sleep(3)
+                return
             cut = server.truncate.pop(self.path, None)
             self.wfile.write(part[:cut] if cut is not None else part)
             if cut is not None:
@@ -179,6 +186,14 @@ def test_complete_part_file_answered_416_is_fetched_again(server, tmp_path):
     fetch(server.url("/f.bin"), tmp_path / "f.bin", checksum=sha256(PAYLOAD))
     assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
     assert server.requests == [("/f.bin", f"bytes={len(PAYLOAD) + 5}-"), ("/f.bin", None)]
+
+
+def test_stalled_transfer_times_out_and_keeps_the_part(server, tmp_path):
+    server.files["/f.bin"] = PAYLOAD
+    server.stall.add("/f.bin")
+    with pytest.raises(DownloadError, match=r"timed out after 5,120 of 10,240 bytes; run the command again"):
+        fetch(server.url("/f.bin"), tmp_path / "f.bin", timeout=0.5)
+    assert (tmp_path / "f.bin.part").read_bytes() == PAYLOAD[:5120]
 
 
 def test_http_error_is_one_clear_line(server, tmp_path):

@@ -82,7 +82,7 @@ def _receive(response, part: Path, have: int, total: int | None, url: str, timeo
     with open(part, "ab" if append else "wb") as fh:
         try:
             while True:
-                chunk = response.read(CHUNK)
+                chunk = response.read1(CHUNK)  # what has arrived, so a stall keeps it
                 if not chunk:
                     break
                 fh.write(chunk)
