@@ -114,13 +114,14 @@ def startup_time(runs: int = 5) -> dict:
     return {"median_s": statistics.median(times), "min_s": min(times), "runs": runs, "command": "rnngen --help"}
 
 
-def peak_rss_of_training(corpus_dir: Path, seconds: float, reference: dict) -> dict:
+def peak_rss_of_training(corpus_dir: Path, seconds: float, reference: dict, eval_limit: int = 0) -> dict:
     """Peak resident memory of a fresh process that loads the corpus and trains for `seconds`.
 
     A child process, so the figure is training's own and not the benchmark's
     (which also holds n-gram counts and other models).
     """
-    args = [sys.executable, "-m", "rnngen.bench.rss", str(corpus_dir), str(seconds), json.dumps(reference)]
+    args = [sys.executable, "-m", "rnngen.bench.rss", str(corpus_dir), str(seconds), json.dumps(reference),
+            str(eval_limit)]
     env = dict(os.environ)
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:

@@ -102,7 +102,7 @@ def train_vocabulary(corpus: Corpus) -> Vocabulary:
 def configs_from_dict(spec: dict, corpus: Corpus, minutes: float) -> tuple[ModelConfig, TrainConfig]:
     vocab_size = len(train_vocabulary(corpus))
     model = ModelConfig(vocab_size=vocab_size, **spec["model"]).validate()
-    train = TrainConfig(epochs=100_000, max_minutes=minutes, sample_every=0, log_every=10, **spec["train"]).validate()
+    train = TrainConfig(epochs=100_000, max_minutes=minutes, sample_every=0, log_every=5, **spec["train"]).validate()
     return model, train
 
 
@@ -351,7 +351,7 @@ def run_suite(settings: BenchSettings, progress: Progress | None = None) -> dict
     result["generation"] = timed("generation", lambda: generation(corpus, device, settings.gen_sentences,
                                                                  settings.gen_words))
     result["memory"] = timed("memory", lambda: measure.peak_rss_of_training(
-        settings.corpus, settings.rss_seconds, REFERENCE))
+        settings.corpus, settings.rss_seconds, REFERENCE, settings.eval_sentences))
     result["startup"] = timed("startup", lambda: measure.startup_time(settings.startup_runs))
     result["section_seconds"] = timings
     result["total_seconds"] = time.perf_counter() - started
