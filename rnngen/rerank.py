@@ -20,6 +20,7 @@ what makes reranking fast on long lists.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -152,16 +153,11 @@ def parse(lines: Iterable[str], format: str | None = None, name: str = "input") 
         format = detect_format(head[-1] if head else "")
     if format not in FORMATS:
         raise ConfigError(f"unknown n-best format {format!r}: choose one of {', '.join(FORMATS)}")
-    stream = _chain(head, lines)
+    stream = itertools.chain(head, lines)
     nbest = {"moses": _parse_moses, "tsv": _parse_tsv, "lines": _parse_lines}[format](stream, name)
     if not nbest.candidates:
         raise InputError(f"{name} has no candidates")
     return nbest
-
-
-def _chain(head: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from head
-    yield from rest
 
 
 def _parse_moses(lines: Iterable[str], name: str) -> NBestList:
