@@ -47,3 +47,15 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 90
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.05)
+
+
+async def click_into(pilot: Any, selector: str, tries: int = 20) -> None:
+    """Click a field until it has focus: in the real app, showing a tab moves the focus once more a moment later."""
+    widget = pilot.app.query_one(selector)
+    for _ in range(tries):
+        await pilot.pause()
+        await pilot.click(selector)
+        await pilot.pause()
+        if pilot.app.focused is widget:
+            return
+    raise AssertionError(f"{selector} never took the focus (focused: {pilot.app.focused})")

@@ -12,7 +12,7 @@ from rnngen.generate import SamplingSettings
 from rnngen.tui.screens.generate import GeneratePane
 from rnngen.tui.widgets.generate_text import GeneratedText
 from rnngen.tui.widgets.heatmap import format_prob
-from tests.tui._harness import PaneApp, wait_for
+from tests.tui._harness import PaneApp, click_into, wait_for
 
 SIZE = (100, 32)
 
@@ -225,12 +225,14 @@ async def test_generate_tab_in_the_real_app(tiny_lm):
     app_module = pytest.importorskip("rnngen.tui.app")
     app = app_module.make_app()
     async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.focused is not None)  # the app has started and focused its first tab
         app.lm = tiny_lm
         await pilot.press("4")
-        await pilot.pause()
-        await pilot.click("#gen-seed")
-        await pilot.press(*"42", "enter")
         pane = app.query_one(GeneratePane)
+        # the app focuses the tab's first control once the tab is shown; click into the field after that
+        await wait_for(pilot, lambda: app.focused is not None and pane in app.focused.ancestors_with_self)
+        await click_into(pilot, "#gen-seed")
+        await pilot.press(*"42", "enter")
         await wait_for(pilot, lambda: pane.steps and not pane.running)
         expected = [s.word for _, s in tiny_lm.generate("", SamplingSettings(seed=42), 1)]
         assert [s.word for _, s in pane.steps] == expected

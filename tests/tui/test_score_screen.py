@@ -9,7 +9,7 @@ from rnngen.score import normalized
 from rnngen.tui.screens.score import ScorePane
 from rnngen.tui.widgets.candidates import CandidatesPanel, candidate_lines
 from rnngen.tui.widgets.heatmap import HeatMap, format_prob, layout
-from tests.tui._harness import PaneApp, wait_for
+from tests.tui._harness import PaneApp, click_into, wait_for
 
 SIZE = (100, 32)
 
@@ -100,7 +100,7 @@ async def test_selecting_a_word_shows_probability_rank_and_alternatives(tiny_lm)
         order = ranked(tiny_lm, ["the", "dog"])
         names = [w for w, _ in order]
         detail = shown(app, "#score-detail")
-        assert detail.startswith("sat word 3/7")
+        assert detail.startswith("“sat” word 3 of 7")
         assert f"P {format_prob(score.tokens[2].prob)}" in detail
         assert f"rank {names.index('sat') + 1} of {len(tiny_lm.vocab) - 1:,}" in detail
         rows = cells(app.query_one("#score-alternatives", DataTable))
@@ -115,7 +115,7 @@ async def test_selecting_a_word_shows_probability_rank_and_alternatives(tiny_lm)
         assert await pilot.click(HeatMap, offset=(mat.x + 2, mat.line))
         await pilot.pause()
         assert heat.cursor == 5
-        assert shown(app, "#score-detail").startswith("mat word 6/7")
+        assert shown(app, "#score-detail").startswith("“mat” word 6 of 7")
         await pilot.press("end")
         await pilot.pause()
         assert shown(app, "#score-detail").startswith("</s> end of sentence")
@@ -238,12 +238,13 @@ async def test_score_tab_in_the_real_app(tiny_lm):
     app_module = pytest.importorskip("rnngen.tui.app")
     app = app_module.make_app()
     async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.focused is not None)  # the app has started and focused its first tab
         app.lm = tiny_lm
         await pilot.press("3")
-        await pilot.pause()
         pane = app.query_one(ScorePane)
-        assert pane.is_on_screen or app.query_one("#tabs").active == "score"
-        assert await pilot.click("#score-input")
+        # the app focuses the tab's first control once the tab is shown; click into the field after that
+        await wait_for(pilot, lambda: app.focused is not None and pane in app.focused.ancestors_with_self)
+        await click_into(pilot, "#score-input")
         await pilot.press(*"a cat saw a dog .", "enter")
         await wait_for(pilot, lambda: app.query_one(HeatMap).words)
         expected = tiny_lm.score(["a cat saw a dog ."])[0]

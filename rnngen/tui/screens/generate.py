@@ -299,7 +299,7 @@ class GeneratePane(Vertical):
         self._show_candidates(self.generation.candidates(CANDIDATES), title="pick the next word")
         self.query_one("#gen-candidates", DataTable).move_cursor(row=0)
         n = len(self.generation.words)
-        self._set_status(f"Word {n + 1}: 1-9 / Enter / click picks · type a word · s: model picks · escape ends")
+        self._set_status(f"Word {n + 1}: 1-9, Enter or click picks · or type one · s: model picks · esc: end")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("pick", "sample_one"):

@@ -44,8 +44,8 @@ class SentenceScored(Message):
     error: str = ""
 
 
-def numbers_text(score: SentenceScore) -> Text:
-    """The sentence-level numbers, formatted as `rnngen score` prints them."""
+def numbers_text(score: SentenceScore, width: int = 0) -> Text:
+    """The sentence-level numbers, formatted as `rnngen score` prints them, wrapped between items to `width`."""
     parts = [
         ("log P ", f"{score.logprob:.3f}", ""),
         ("log10 ", f"{score.log10prob:.3f}", ""),
@@ -55,12 +55,19 @@ def numbers_text(score: SentenceScore) -> Text:
         ("", str(score.oov_count), " unknown"),
     ]
     text = Text()
+    column = 0
     for n, (label, value, unit) in enumerate(parts):
-        if n:
+        item = len(label) + len(value) + len(unit)
+        if n and width and column + 3 + item > width:
+            text.append("\n")
+            column = 0
+        elif n:
             text.append(" · ", style="dim")
+            column += 3
         text.append(label, style="dim")
         text.append(value, style="bold")
         text.append(unit, style="dim")
+        column += item
     return text
 
 
@@ -71,8 +78,8 @@ def detail_text(detail: WordDetail, words: int) -> Text:
         text.append("</s>", style="bold")
         text.append(" end of sentence", style="dim")
     else:
-        text.append(detail.token, style="bold")
-        text.append(f" word {detail.index + 1}/{words}", style="dim")
+        text.append(f"“{detail.token}”", style="bold")
+        text.append(f" word {detail.index + 1} of {words}", style="dim")
         if detail.oov:
             text.append(" unknown, scored as <unk>", style="italic")
     text.append(" · P ", style="dim")
@@ -194,9 +201,17 @@ class ScorePane(Vertical):
             return
         self._shown = (message.text, message.lm)
         self.score, self.details = message.score, message.details
-        self.query_one("#score-numbers", Static).update(numbers_text(message.score))
+        self._show_numbers()
         words = [HeatWord(t.token, t.prob, t.oov) for t in message.score.tokens]
         self.query_one(HeatMap).show(words)
+
+    def _show_numbers(self) -> None:
+        if self.score is not None:
+            numbers = self.query_one("#score-numbers", Static)
+            numbers.update(numbers_text(self.score, numbers.content_size.width))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_numbers)
 
     @on(HeatMap.Selected, "#score-heatmap")
     def _word_selected(self, message: HeatMap.Selected) -> None:

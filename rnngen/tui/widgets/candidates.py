@@ -34,6 +34,8 @@ CRITERIA: tuple[tuple[str, str], ...] = (
 CRITERION_NAMES = {value: label for label, value in CRITERIA}
 CHUNK = 512  # sentences per scoring call: progress and cancellation between chunks
 SENTENCE_MIN, SENTENCE_MAX = 16, 120  # width of the sentence column
+NUMBER_COLUMNS = ("log P", "tokens", "per tok", "ppl", "OOV", "score")
+NUMBERS_WIDTH = 58  # what the other columns take, cell padding included
 
 
 def rank_order(scores: Sequence[SentenceScore], method: str, alpha: float = 0.6) -> list[int]:
@@ -118,6 +120,7 @@ class CandidatesPanel(Vertical):
         self._scored_text: str | None = None
         self._scored_model: Any = None
         self._timer = None
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         yield TextArea(id="cand-text", placeholder="Paste candidate sentences here, one per line "
@@ -133,7 +136,7 @@ class CandidatesPanel(Vertical):
             yield Button("Rank", id="cand-rank", variant="primary", compact=True)
         yield Static("", id="cand-status")
         table = DataTable(id="cand-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("rank", "sentence", "log P", "tokens", "per token", "ppl", "OOV", "score")
+        table.add_columns("#", "sentence", *(Text(h, justify="right") for h in NUMBER_COLUMNS))
         yield table
 
     def on_mount(self) -> None:
@@ -285,18 +288,26 @@ class CandidatesPanel(Vertical):
         self.order = rank_order(self.scores, method, alpha)
         table = self.query_one("#cand-table", DataTable)
         table.clear()
-        width = max(SENTENCE_MIN, min(SENTENCE_MAX, table.size.width - 62))
+        width = max(SENTENCE_MIN, min(SENTENCE_MAX, table.size.width - NUMBERS_WIDTH))
+        self._width = table.size.width
         for place, i in enumerate(self.order, 1):
             s = self.scores[i]
             oov = f"{s.oov_count} (all)" if s.oov_count and s.oov_count == s.num_words else str(s.oov_count)
             text = s.text if len(s.text) <= width else s.text[: width - 1] + "…"
-            table.add_row(
-                str(place), text, f"{s.logprob:.3f}", str(s.num_tokens), f"{s.per_token:.3f}",
-                fmt_ppl(s.perplexity), oov, f"{normalized(s, method, alpha):.4f}", key=str(i),
-            )
+            numbers = (f"{s.logprob:.3f}", str(s.num_tokens), f"{s.per_token:.3f}", fmt_ppl(s.perplexity), oov,
+                       f"{normalized(s, method, alpha):.4f}")
+            table.add_row(str(place), text, *(Text(v, justify="right") for v in numbers), key=str(i))
         name = CRITERION_NAMES[method].replace("α", f"{alpha:g}")
         best = self.scores[self.order[0]]
         self._set_status(f"{len(self.scores):,} sentences ranked by {name}; best: {best.text[:60]!r}")
+
+    def on_resize(self) -> None:
+        """Sentences are cut to the table's width, so a new width redraws the ranking."""
+        self.call_after_refresh(self._rewidth)
+
+    def _rewidth(self) -> None:
+        if self.scores and self.query_one("#cand-table", DataTable).size.width != self._width:
+            self.show_ranking()
 
     def ranked_sentences(self) -> list[str]:
         """The table's sentences in ranked order (full text)."""
