@@ -66,12 +66,14 @@ def test_rates_are_positive(result):
     thr = result["throughput"]
     assert thr["rnngen_tokens_per_s"] > 0 and thr["recipe_tokens_per_s"] > 0
     assert thr["speedup_vs_recipe"] == pytest.approx(thr["rnngen_tokens_per_s"] / thr["recipe_tokens_per_s"])
+    assert thr["fused_speedup"] == pytest.approx(thr["rnngen_tokens_per_s"] / thr["rnngen_unfused_tokens_per_s"])
     score = result["scoring"]
     assert score["batched"]["tokens_per_s"] > 0 and score["single"]["tokens_per_s"] > 0
     assert score["batched"]["sentences"] == 5  # the test split's five lines
     assert result["kneser_ney"]["tokens_per_s"] > 0
     gen = result["generation"]
     assert gen["words"] == 2 * 4 and gen["ms_per_word"] > 0 and gen["first_word_ms"] > 0
+    assert gen["ms_per_word_without_cell_path"] > 0
     assert result["memory"]["peak_rss_mb"] > 50  # torch alone is more than that
     assert result["startup"]["median_s"] > 0 and result["startup"]["runs"] == 1
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = BenchSettings.quick_settings(args.corpus) if args.quick else BenchSettings(corpus=args.corpus)
     if args.minutes is not None:
-        settings = settings.__class__(**{**settings.__dict__, "minutes": args.minutes})
+        settings = replace(settings, minutes=args.minutes)
     try:
         result = run_suite(settings, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     except RnngenError as exc:

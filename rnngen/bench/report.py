@@ -28,6 +28,8 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
          f"{_num(thr['rnngen_tokens_per_s'], 0)} tok/s = {100 * thr['rnngen_fraction_of_roofline']:.0f}% of roofline"),
         ("training", "reference, plain PyTorch recipe",
          f"{_num(thr['recipe_tokens_per_s'], 0)} tok/s = {100 * thr['recipe_fraction_of_roofline']:.0f}% of roofline"),
+        ("training", "reference, rnngen loop without the fused output layer",
+         f"{_num(thr['rnngen_unfused_tokens_per_s'], 0)} tok/s"),
         ("training", "rnngen / recipe speed", f"{thr['speedup_vs_recipe']:.2f}x"),
     ]
     for run in (ref, best):
@@ -44,6 +46,7 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
                                      f"{_num(score['single']['tokens_per_s'], 0)} tok/s"),
         ("scoring", "batched speed-up", f"{score['speedup']:.1f}x"),
         ("generation", "small: first word / per word", f"{gen['first_word_ms']:.1f} ms / {gen['ms_per_word']:.2f} ms"),
+        ("generation", "per word through nn.LSTM (no cell path)", f"{gen['ms_per_word_without_cell_path']:.2f} ms"),
         ("memory", "training peak RSS", f"{_num(result['memory']['peak_rss_mb'], 0)} MB"),
         ("start-up", "rnngen --help (median)", f"{result['startup']['median_s']:.3f} s"),
     ]

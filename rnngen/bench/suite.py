@@ -158,7 +158,7 @@ def flops(corpus: Corpus) -> dict:
 
 def training_throughput(corpus: Corpus, spec: dict, device: torch.device, seconds: float, rounds: int,
                         amp: bool = False) -> dict:
-    """Tokens/s of rnngen's training step and of the plain PyTorch recipe on the same stream, alternating.
+    """Tokens/s of rnngen's training step (fused and plain output layer) and of the PyTorch recipe, alternating.
 
     Alternating rounds share out any slowdown from other work on the machine
     evenly, so the ratio of the two stays fair even when the totals do not.
@@ -172,8 +172,9 @@ def training_throughput(corpus: Corpus, spec: dict, device: torch.device, second
                         model_config.hidden, model_config.layers, model_config.dropout, train_config.batch_size,
                         train_config.bptt, train_config.learning_rate, train_config.clip, device)
 
-        def rnngen_run(budget: float, state: dict) -> tuple[int, float]:
-            tokens, start = 0, time.perf_counter()
+        def rnngen_run(budget: float, state: dict, fused: bool) -> tuple[int, float]:
+            tokens, start, loss = 0, time.perf_counter(), None
+            trainer.fused = fused
             trainer.lm.module.train()
             while time.perf_counter() - start < budget:
                 batch = next(state["it"], None)
@@ -183,23 +184,32 @@ def training_throughput(corpus: Corpus, spec: dict, device: torch.device, second
                     state["hidden"] = None
                     continue
                 loss, state["hidden"] = trainer.step(batch, state["hidden"])
-                tokens += batch.num_tokens
-            float(loss)  # wait for the device before stopping the clock
+                # positions, not just predicted tokens: every position costs the FLOPs (the recipe counts the same)
+                tokens += batch.inputs.numel()
+            if loss is not None:
+                float(loss)  # wait for the device before stopping the clock
             return tokens, time.perf_counter() - start
 
         state = {"it": iter(()), "hidden": None}
-        rnngen_run(min(2.0, seconds / 4), state)  # warm-up: allocator, thread pool, first-call costs
-        recipe.run(min(2.0, seconds / 4))
-        totals = {"rnngen": [0, 0.0], "recipe": [0, 0.0]}
+        paths = {
+            "rnngen": lambda budget: rnngen_run(budget, state, True),
+            # rnngen's loop with the plain output layer + cross-entropy: the fused layer's before/after
+            "rnngen_unfused": lambda budget: rnngen_run(budget, state, False),
+            "recipe": recipe.run,
+        }
+        for run in paths.values():  # warm-up: allocator, thread pool, first-call costs
+            run(min(2.0, seconds / 4))
+        totals = {name: [0, 0.0] for name in paths}
         per_round = seconds / rounds
         for _ in range(rounds):
-            for name, fn in (("rnngen", lambda: rnngen_run(per_round, state)), ("recipe", lambda: recipe.run(per_round))):
-                tokens, elapsed = fn()
+            for name, run in paths.items():
+                tokens, elapsed = run(per_round)
                 totals[name][0] += tokens
                 totals[name][1] += elapsed
     rates = {name: t / max(s, 1e-9) for name, (t, s) in totals.items()}
-    return {"rnngen_tokens_per_s": rates["rnngen"], "recipe_tokens_per_s": rates["recipe"],
-            "speedup_vs_recipe": rates["rnngen"] / max(rates["recipe"], 1e-9), "seconds_each": seconds,
+    return {"rnngen_tokens_per_s": rates["rnngen"], "rnngen_unfused_tokens_per_s": rates["rnngen_unfused"],
+            "recipe_tokens_per_s": rates["recipe"], "speedup_vs_recipe": rates["rnngen"] / max(rates["recipe"], 1e-9),
+            "fused_speedup": rates["rnngen"] / max(rates["rnngen_unfused"], 1e-9), "seconds_each": seconds,
             "rounds": rounds}
 
 
@@ -294,22 +304,30 @@ def generation(corpus: Corpus, device: torch.device, sentences: int, words: int)
     lm = LanguageModel.new(model_config, vocab, corpus.settings)
     lm.module.to(device).eval()
     settings = SamplingSettings(max_words=words, seed=1)
-    first, per_word, count = [], [], 0
-    for n in range(sentences):
-        prompt = "The" if n % 2 else ""
-        start = time.perf_counter()
-        last = start
-        for i, (_, _step) in enumerate(lm.generate(prompt, settings, count=1, alternatives=5)):
-            now = time.perf_counter()
-            if i == 0:
-                first.append(now - start)
-            else:
-                per_word.append(now - last)
-            last = now
-            count += 1
-    return {"preset": "small", "vocab_size": len(vocab), "sentences": sentences, "words": count,
+
+    def timings(count: int) -> tuple[list[float], list[float]]:
+        first, per_word = [], []
+        for n in range(count):
+            prompt = "The" if n % 2 else ""
+            start = time.perf_counter()
+            last = start
+            for i, _ in enumerate(lm.generate(prompt, settings, count=1, alternatives=5)):
+                now = time.perf_counter()
+                (first if i == 0 else per_word).append(now - (start if i == 0 else last))
+                last = now
+        return first, per_word
+
+    first, per_word = timings(sentences)
+    # Before/after of the cell-by-cell inference path: the same words through nn.LSTM.
+    lm.module.cell_path = False
+    try:
+        _, module_per_word = timings(min(2, sentences))
+    finally:
+        lm.module.cell_path = True
+    return {"preset": "small", "vocab_size": len(vocab), "sentences": sentences, "words": len(first) + len(per_word),
             "first_word_ms": 1000 * statistics.median(first), "first_word_max_ms": 1000 * max(first),
-            "ms_per_word": 1000 * statistics.mean(per_word) if per_word else 0.0, "alternatives": 5}
+            "ms_per_word": 1000 * statistics.mean(per_word) if per_word else 0.0, "alternatives": 5,
+            "ms_per_word_without_cell_path": 1000 * statistics.mean(module_per_word) if module_per_word else 0.0}
 
 
 # -- the whole suite ------------------------------------------------------------
