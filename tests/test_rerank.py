@@ -346,18 +346,20 @@ def test_ten_thousand_candidates_batched_equal_one_at_a_time(tiny_lm, monkeypatc
     settings = RerankSettings(weight=0.7, normalization=Normalization("wp", 0.8), oov_penalty=-1.5)
 
     calls: list[int] = []
-    forwards: list[int] = []
+    batches: list[int] = []  # rows of every network call, seen where every path starts: the embedding
     score_tokens = type(tiny_lm).score_tokens
-    forward = tiny_lm.module.forward
-    monkeypatch.setattr(type(tiny_lm), "score_tokens", lambda self, t, *a, **k: calls.append(len(t)) or score_tokens(self, t, *a, **k))
-    monkeypatch.setattr(tiny_lm.module, "forward", lambda ids, *a, **k: forwards.append(ids.size(0)) or forward(ids, *a, **k))
-
-    batched = rerank(tiny_lm, nbest, settings)
-    assert calls == [10_000]                      # one call for the whole list ...
-    assert len(forwards) < 150 and max(forwards) > 200  # ... run as a few wide batches
-    calls.clear(), forwards.clear()
-    single = rerank(tiny_lm, nbest, settings, chunk=1)
-    assert calls == [1] * 10_000 and forwards == [1] * 10_000
+    monkeypatch.setattr(type(tiny_lm), "score_tokens",
+                        lambda self, t, *a, **k: calls.append(len(t)) or score_tokens(self, t, *a, **k))
+    hook = tiny_lm.module.encoder.register_forward_hook(lambda m, inputs, out: batches.append(inputs[0].size(0)))
+    try:
+        batched = rerank(tiny_lm, nbest, settings)
+        assert calls == [10_000]                    # one call for the whole list ...
+        assert len(batches) < 150 and max(batches) > 200 and sum(batches) == 10_000  # ... in a few wide batches
+        calls.clear(), batches.clear()
+        single = rerank(tiny_lm, nbest, settings, chunk=1)
+        assert calls == [1] * 10_000 and batches == [1] * 10_000
+    finally:
+        hook.remove()
 
     assert list(write(batched, "best")) == list(write(single, "best"))
     assert [[r.candidate.line for r in g] for _, g in batched.groups] == [[r.candidate.line for r in g] for _, g in single.groups]
