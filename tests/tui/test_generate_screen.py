@@ -202,7 +202,7 @@ async def test_stop_ends_the_stream_at_once(tiny_lm, monkeypatch):
 @pytest.mark.parametrize("field, value, message", [
     ("top_p", "1.5", "top-p must be a number above 0 and at most 1"),
     ("temperature", "-1", "temp must be a number from 0"),
-    ("count", "0", "sentences must be a whole number from 1 to 1000"),
+    ("count", "0", "sentences must be a whole number from 1 to 100"),
     ("seed", "1.5", "seed must be empty (random) or a whole number"),
     ("max_words", "", "words must be a whole number"),
 ])

@@ -55,7 +55,7 @@ FIELDS = (
     Field("temperature", "temp", "1.0", Number(minimum=0, maximum=100), "a number from 0 (greedy) to 100"),
     Field("top_k", "top-k", "0", Integer(minimum=0), "a whole number ≥ 0 (0 = off)"),
     Field("top_p", "top-p", "1.0", Function(_in_unit), "a number above 0 and at most 1 (1 = off)"),
-    Field("count", "sentences", "1", Integer(minimum=1, maximum=1000), "a whole number from 1 to 1000", 5),
+    Field("count", "sentences", "1", Integer(minimum=1, maximum=100), "a whole number from 1 to 100", 5),
     Field("max_words", "words", "50", Integer(minimum=1, maximum=10000), "a whole number from 1 to 10000", 5),
     Field("seed", "seed", "", Integer(minimum=0), "empty (random) or a whole number ≥ 0", 9),
 )

@@ -301,6 +301,15 @@ class CandidatesPanel(Vertical):
         best = self.scores[self.order[0]]
         self._set_status(f"{len(self.scores):,} sentences ranked by {name}; best: {best.text[:60]!r}")
 
+    @on(DataTable.RowHighlighted, "#cand-table")
+    def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        """The status line shows the highlighted candidate in full (the table cuts long ones)."""
+        if message.row_key.value is None or not self.scores or not self.query_one("#cand-table").has_focus:
+            return
+        i = int(message.row_key.value)
+        if 0 <= i < len(self.scores):
+            self._set_status(f"#{message.cursor_row + 1}: {self.scores[i].text}")
+
     def on_resize(self) -> None:
         """Sentences are cut to the table's width, so a new width redraws the ranking."""
         self.call_after_refresh(self._rewidth)

@@ -27,13 +27,18 @@ class SentenceView:
     words: list[str] = field(default_factory=list)
     done: bool = False
     note: str = ""  # e.g. "stopped", "word limit"
+    _cache: tuple[str, int] | None = field(default=None, repr=False)
 
     def text(self, detokenize: Detokenize) -> tuple[str, int]:
-        """The readable sentence and how many leading characters are the prompt."""
+        """The readable sentence and how many leading characters are the prompt (cached once complete)."""
+        if self.done and self._cache is not None:
+            return self._cache
         words = [w for w in self.words if w != "</s>"]
         prompt_text = detokenize(self.prompt) if self.prompt else ""
         full = detokenize([*self.prompt, *words]) if (self.prompt or words) else ""
         bold = len(prompt_text) if full.startswith(prompt_text) else 0
+        if self.done:
+            self._cache = (full, bold)
         return full, bold
 
 
