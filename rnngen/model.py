@@ -146,7 +146,8 @@ class RNNModel(nn.Module):
         for start in range(0, features.size(0), chunk):
             f, t = features[start : start + chunk], targets[start : start + chunk]
             if self.adaptive is not None:
-                pieces.append(self.adaptive.log_prob(f).gather(1, t.clamp(min=0).unsqueeze(1)).squeeze(1))
+                # the module's forward gives log P(target), computing only the tail clusters it needs
+                pieces.append(self.adaptive(f, t.clamp(min=0)).output)
             else:
                 pieces.append(picked_logprobs(self.decoder(f), t))
         return torch.cat(pieces) if pieces else features.new_zeros(0)
