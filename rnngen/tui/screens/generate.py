@@ -116,10 +116,8 @@ class GeneratePane(Vertical):
                                 validators=[f.validator], valid_empty=f.name == "seed",
                                 tooltip=f"{f.label}: {f.rule}", classes=f"gen-field -w{f.width}")
             with Horizontal(id="gen-main"):
-                with Vertical(id="gen-left"):
-                    yield GeneratedText(id="gen-text", placeholder="Generated text appears here word by word: "
-                                                                   "ctrl+g to generate, ctrl+n to pick the words.")
-                    yield Static("", id="gen-status")
+                yield GeneratedText(id="gen-text", placeholder="Generated text appears here word by word: "
+                                                               "ctrl+g to generate, ctrl+n to pick the words.")
                 with Vertical(id="gen-side"):
                     yield Label("next-word candidates", id="gen-cand-title")
                     cands = DataTable(id="gen-candidates", cursor_type="row", show_cursor=False)
@@ -130,6 +128,7 @@ class GeneratePane(Vertical):
                     steps = DataTable(id="gen-steps", cursor_type="row", show_cursor=False)
                     steps.add_columns("#", "word", "P")
                     yield steps
+            yield Static("", id="gen-status")
 
     def on_mount(self) -> None:
         self.query_one("#gen-word").display = False
@@ -299,7 +298,7 @@ class GeneratePane(Vertical):
         self._show_candidates(self.generation.candidates(CANDIDATES), title="pick the next word")
         self.query_one("#gen-candidates", DataTable).move_cursor(row=0)
         n = len(self.generation.words)
-        self._set_status(f"Word {n + 1}: 1-9, Enter or click picks · or type one · s: model picks · esc: end")
+        self._set_status(f"Word {n + 1}: 1-9/Enter/click picks, or type a word · s: model picks · esc: end")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("pick", "sample_one"):
