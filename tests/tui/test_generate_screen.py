@@ -236,3 +236,17 @@ async def test_generate_tab_in_the_real_app(tiny_lm):
         await wait_for(pilot, lambda: pane.steps and not pane.running)
         expected = [s.word for _, s in tiny_lm.generate("", SamplingSettings(seed=42), 1)]
         assert [s.word for _, s in pane.steps] == expected
+
+
+async def test_a_click_on_a_candidate_picks_it(tiny_lm):
+    app = PaneApp(GeneratePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        fill(app, prompt="a")
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        reference = tiny_lm.start("a", SamplingSettings())
+        fourth, p4 = reference.candidates(9)[3]
+        assert await pilot.click("#gen-candidates", offset=(8, 4))  # header row, then rows 1..9
+        await pilot.pause()
+        pane = app.query_one(GeneratePane)
+        assert pane.steps[-1][1].word == fourth and pane.steps[-1][1].prob == pytest.approx(p4, rel=1e-6)

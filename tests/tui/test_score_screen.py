@@ -250,3 +250,25 @@ async def test_score_tab_in_the_real_app(tiny_lm):
         expected = tiny_lm.score(["a cat saw a dog ."])[0]
         assert f"log P {expected.logprob:.3f}" in shown(app, "#score-numbers")
         assert [w.text for w in app.query_one(HeatMap).words] == "a cat saw a dog . </s>".split()
+
+
+async def test_a_long_list_is_scored_in_chunks_and_the_table_shows_the_best(tiny_lm):
+    from rnngen.tui.widgets.candidates import CHUNK, MAX_ROWS
+
+    base = CANDIDATES.split("\n")
+    lines = [f"{base[n % len(base)]}" if n % 3 else f"{base[n % len(base)]} the cat ." for n in range(MAX_ROWS + 200)]
+    assert len(lines) > CHUNK
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(ScorePane).action_toggle_mode()
+        app.query_one("#cand-text", TextArea).load_text("\n".join(lines))
+        app.query_one(CandidatesPanel).rank()
+        await settle(pilot)
+        panel = app.query_one(CandidatesPanel)
+        order, _, _ = expected_order(tiny_lm, lines, "none")
+        assert panel.ranked_sentences() == order
+        table = app.query_one("#cand-table", DataTable)
+        assert table.row_count == MAX_ROWS
+        assert [r[1] for r in cells(table)[:5]] == order[:5]
+        assert f"{len(lines):,} sentences ranked by total log-prob (the best {MAX_ROWS:,} shown)" in str(
+            app.query_one("#cand-status", Static).render())

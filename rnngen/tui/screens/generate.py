@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from rnngen.errors import ConfigError, RnngenError
 from rnngen.generate import Generation, SamplingSettings, Step
+from rnngen.tui.widgets.generate_candidates import CandidateTable
 from rnngen.tui.widgets.generate_text import GeneratedText
 from rnngen.tui.widgets.heatmap import format_prob, word_style
 
@@ -120,7 +121,7 @@ class GeneratePane(Vertical):
                                                                "ctrl+g to generate, ctrl+n to pick the words.")
                 with Vertical(id="gen-side"):
                     yield Label("next-word candidates", id="gen-cand-title")
-                    cands = DataTable(id="gen-candidates", cursor_type="row", show_cursor=False)
+                    cands = CandidateTable(id="gen-candidates", cursor_type="row", show_cursor=False)
                     cands.add_columns("key", "word", "P")
                     yield cands
                     yield Input(placeholder="or type a word + Enter", id="gen-word", compact=True)

@@ -36,6 +36,7 @@ CHUNK = 512  # sentences per scoring call: progress and cancellation between chu
 SENTENCE_MIN, SENTENCE_MAX = 16, 120  # width of the sentence column
 NUMBER_COLUMNS = ("log P", "tokens", "per tok", "ppl", "OOV", "score")
 NUMBERS_WIDTH = 58  # what the other columns take, cell padding included
+MAX_ROWS = 1000  # rows drawn in the table; the ranking itself covers every sentence
 
 
 def rank_order(scores: Sequence[SentenceScore], method: str, alpha: float = 0.6) -> list[int]:
@@ -290,7 +291,7 @@ class CandidatesPanel(Vertical):
         table.clear()
         width = max(SENTENCE_MIN, min(SENTENCE_MAX, table.size.width - NUMBERS_WIDTH))
         self._width = table.size.width
-        for place, i in enumerate(self.order, 1):
+        for place, i in enumerate(self.order[:MAX_ROWS], 1):
             s = self.scores[i]
             oov = f"{s.oov_count} (all)" if s.oov_count and s.oov_count == s.num_words else str(s.oov_count)
             text = s.text if len(s.text) <= width else s.text[: width - 1] + "…"
@@ -299,7 +300,8 @@ class CandidatesPanel(Vertical):
             table.add_row(str(place), text, *(Text(v, justify="right") for v in numbers), key=str(i))
         name = CRITERION_NAMES[method].replace("α", f"{alpha:g}")
         best = self.scores[self.order[0]]
-        self._set_status(f"{len(self.scores):,} sentences ranked by {name}; best: {best.text[:60]!r}")
+        shown = f" (the best {MAX_ROWS:,} shown)" if len(self.order) > MAX_ROWS else ""
+        self._set_status(f"{len(self.scores):,} sentences ranked by {name}{shown}; best: {best.text[:60]!r}")
 
     @on(DataTable.RowHighlighted, "#cand-table")
     def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
