@@ -162,10 +162,9 @@ class RnngenApp(App):
     def downloaded_corpora() -> list[str]:
         from rnngen.corpus import corpora_root
 
-        root = corpora_root()
-        if not root.is_dir():
-            return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        from rnngen.corpus.registry import downloaded
+
+        return [name for name, _, _ in downloaded(corpora_root())]
 
     @staticmethod
     def checkpoint_rows() -> list[dict[str, Any]]:

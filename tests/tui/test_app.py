@@ -58,6 +58,7 @@ async def test_help_opens_with_question_mark_and_f1(app):
 
 async def test_palette_lists_app_actions_and_runs_them(app):
     async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
         names = {name: callback for name, callback, _ in app_commands(app)}
         for expected in ("Go to Corpus", "Go to Models", "Start training", "Stop training", "Help",
                          "Use built-in corpus: tiny", "Load model: tiny", "Load model: tiny-gru",

@@ -6,7 +6,6 @@ from textual.widgets import Checkbox, Input, OptionList, Static
 
 from rnngen.corpus import load_corpus
 from rnngen.tui.screens.corpus import CorpusPane
-from rnngen.tui.widgets.corpus_stats import histogram
 from tests.tui.conftest import notifications, shown, wait_for
 
 
@@ -36,7 +35,7 @@ async def test_builtin_corpus_is_listed_loaded_and_described(app):
         assert "word types 12" in text
         assert "OOV (valid) 0.00%" in text and "top 8,000 cover 100.0%" in text
         preview = shown(app.query_one("#preview", Static))
-        assert "the cat sat on the mat ." in preview
+        assert "the · cat · sat · on · the · mat · ." in preview
         top = shown(app.query_one("#top-words", Static))
         assert "the" in top
 
@@ -101,6 +100,10 @@ async def test_lowercase_option_reloads_lowercased(app, app_env):
         assert not any(w == "Once" for s in app.loaded_corpus().train for w in s)
 
 
-def test_histogram_bins():
-    assert histogram([1, 2, 2, 3, 13], bins=4) == (["0", "4", "8", "12"], [4, 0, 0, 1])
-    assert histogram([]) == ([], [])
+async def test_registry_corpora_are_offered_for_download(app):
+    from rnngen.corpus.registry import CORPORA
+
+    async with app.run_test(size=(120, 35)):
+        options = app.query_one("#corpus-list", OptionList)
+        ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        assert [i for i in ids if i.startswith("get:")] == [f"get:{name}" for name in CORPORA]

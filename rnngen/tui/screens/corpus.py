@@ -26,32 +26,36 @@ class QuietTree(DirectoryTree):
 
 
 def downloadable() -> list[tuple[str, str]]:
-    """(name, description) of corpora the registry can fetch, when the registry module exists."""
-    try:
-        from rnngen.corpus import registry
-    except ImportError:
-        return []
-    entries = getattr(registry, "REGISTRY", None) or getattr(registry, "CORPORA", None) or {}
-    out = []
-    for name, entry in (entries.items() if isinstance(entries, dict) else ()):
-        out.append((name, str(getattr(entry, "description", "") or "")))
-    return out
+    """(name, 'size · description') of the corpora the registry can fetch."""
+    from rnngen.corpus.registry import CORPORA
+
+    return [(name, f"{entry.size} · {entry.description}") for name, entry in CORPORA.items()]
+
+
+def needs_download(spec: str) -> bool:
+    """A registry name (e.g. gutenberg:1342) that is not in corpora/ yet."""
+    from rnngen.corpus import corpora_root
+    from rnngen.corpus.registry import folder_name, lookup
+
+    if Path(spec).exists() or "/" in spec:
+        return False
+    return lookup(spec) is not None and not (corpora_root() / folder_name(spec)).exists()
 
 
 class CorpusPane(Horizontal):
     """Left: where the text comes from; right: what is in it."""
 
-    BINDINGS = [("ctrl+l", "load_path", "Load path")]
+    BINDINGS = [("ctrl+l", "focus_path", "Path")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="corpus-sources"):
             yield Label("Corpora", classes="section")
             yield OptionList(id="corpus-list")
             yield Label("File or folder", classes="section")
-            yield Input(placeholder="path, enter to load", id="corpus-path", compact=True)
+            yield Input(placeholder="path or gutenberg:N, enter", id="corpus-path", compact=True)
             yield QuietTree(self.app.browse_root, id="corpus-tree")  # type: ignore[attr-defined]
             with Horizontal(id="corpus-options"):
-                yield Label("vocab C")
+                yield Label("vocab", id="vocab-label")
                 yield Input("8000", id="vocab-size", type="integer", validators=[Integer(minimum=4)], compact=True)
                 yield Checkbox("lowercase", id="lowercase")
             yield ProgressBar(id="download-progress", show_eta=False)
@@ -99,18 +103,28 @@ class CorpusPane(Horizontal):
         if isinstance(event, DirectoryTree.FileSelected):
             self.load(str(event.path))
 
+    def action_focus_path(self) -> None:
+        """Like a browser's address bar: type a path, enter loads it."""
+        self.query_one("#corpus-path", Input).focus()
+
     @on(Input.Submitted, "#corpus-path")
     def action_load_path(self) -> None:
         path = self.query_one("#corpus-path", Input).value.strip()
         if not path:
             self.app.notify("Type a file or folder path first.", severity="warning")
             return
-        self.load(str(Path(path).expanduser()))
+        if needs_download(path):
+            self.download(path)
+        else:
+            self.load(str(Path(path).expanduser()))
+        self.query_one("#corpus-list").focus()  # out of the field, so 1-5 switch tabs again
 
     @on(Input.Submitted, "#vocab-size")
     @on(Checkbox.Changed, "#lowercase")
-    def _options_changed(self) -> None:
+    def _options_changed(self, event: Input.Submitted | Checkbox.Changed) -> None:
         app: Any = self.app
+        if isinstance(event, Input.Submitted):
+            self.query_one("#corpus-list").focus()
         if app.corpus is not None:
             self.load(app.corpus_spec)
 
@@ -166,13 +180,13 @@ class CorpusPane(Horizontal):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="download")
     def _download(self, name: str) -> None:
-        from rnngen.corpus import registry  # present whenever a `get:` option is listed
+        from rnngen.corpus import registry
 
         def progress(done: int, total: int | None = None, *_: Any) -> None:
             self.post_message(DownloadProgressed(name, done, total))
 
         try:
-            registry.download(name, progress=progress)  # type: ignore[attr-defined]
+            registry.download(name, progress=progress)
         except Exception as exc:
             self.post_message(DownloadFinished(name, describe_error(exc)))
             return

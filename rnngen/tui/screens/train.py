@@ -27,6 +27,9 @@ from rnngen.tui.widgets.config_form import ConfigForm
 from rnngen.tui.widgets.training_plots import TrainingPlots
 
 
+PROGRESS_STEPS = 1000
+
+
 def entropy_floor(corpus: Any) -> float | None:
     """exp of the source's true cross-entropy per token (words + </s>) on the valid split."""
     if corpus.true_logprob is None or not corpus.valid:
@@ -34,6 +37,30 @@ def entropy_floor(corpus: Any) -> float | None:
     total = sum(corpus.true_logprob(s) for s in corpus.valid)
     tokens = sum(len(s) + 1 for s in corpus.valid)
     return math.exp(-total / tokens)
+
+
+def yield_to_the_ui() -> float:
+    """Make the training thread give way to the UI thread; returns the old GIL switch interval.
+
+    Three things keep keys answered while torch trains on the CPU: torch uses all
+    cores but one; this (worker) thread runs at a lower OS priority (Linux nice
+    is per thread), so the scheduler prefers the UI thread whenever it wakes; and
+    the GIL switch interval is shortened, so the UI thread waits less for it.
+    """
+    import os
+    import sys
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the other two still help
+        pass
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    return old
 
 
 def clock(seconds: float) -> str:
@@ -68,6 +95,7 @@ class TrainPane(Horizontal):
         self.training = False
         self.start_epoch = 1
         self.batches_per_epoch = 0
+        self.total_batches = 0
         self.saved: Path | None = None
         self.best_ppl: float | None = None
 
@@ -131,12 +159,21 @@ class TrainPane(Horizontal):
         self.query_one("#train-problem", Static).update(Text("\n".join(problems), style="bold red"))
         self._sync_buttons(bool(problems))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers Stop while training, Start and Resume otherwise."""
+        if action in ("start", "resume"):
+            return not self.training
+        if action == "stop":
+            return self.training
+        return True
+
     def _sync_buttons(self, invalid: bool | None = None) -> None:
         if invalid is None:
             invalid = not self.query_one(ConfigForm).valid or bool(valid_name(self.query_one("#out-name", Input).value))
         self.query_one("#start", Button).disabled = self.training or invalid
         self.query_one("#resume", Button).disabled = self.training or invalid
         self.query_one("#stop", Button).disabled = not self.training
+        self.refresh_bindings()
 
     # -- actions ---------------------------------------------------------------------------
     @on(Button.Pressed, "#start")
@@ -189,6 +226,8 @@ class TrainPane(Horizontal):
         self.training, self.saved, self.best_ppl = True, None, None
         self.stop_event = threading.Event()
         self._sync_buttons()
+        # leave the text field: keys 1-5 switch tabs again while the model trains
+        self.query_one("#stop", Button).focus()
         self.query_one(TrainingPlots).reset()
         self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
         self.query_one("#train-log", RichLog).write(f"{'Resuming' if resume else 'Training'} {out.name} on "
@@ -206,6 +245,7 @@ class TrainPane(Horizontal):
         from rnngen.train import train
 
         saved: Path | None = None
+        switch_interval = yield_to_the_ui()
         try:
             if corpus is None:
                 corpus = load_corpus(spec, lowercase=options.get("lowercase", False))
@@ -230,6 +270,10 @@ class TrainPane(Horizontal):
                 except Exception:
                     lm = None
             self.post_message(TrainingEnded(lm, error=message))
+        finally:
+            import sys
+
+            sys.setswitchinterval(switch_interval)
 
     # -- events from the worker -------------------------------------------------------------
     @on(EntropyFloorComputed)
@@ -247,15 +291,17 @@ class TrainPane(Horizontal):
 
     def _on_Started(self, e: events.Started) -> None:
         self.start_epoch, self.batches_per_epoch = e.start_epoch, e.batches_per_epoch
-        total = max(e.epochs - e.start_epoch + 1, 1) * e.batches_per_epoch
-        self.query_one("#train-progress", ProgressBar).update(total=total, progress=0)
+        self.total_batches = max(e.epochs - e.start_epoch + 1, 1) * e.batches_per_epoch
+        self.query_one("#train-progress", ProgressBar).update(total=PROGRESS_STEPS, progress=0)
         self.query_one("#train-log", RichLog).write(
             f"{e.parameters:,} parameters, vocabulary {e.vocab_size:,}, {e.train_tokens:,} training tokens, "
             f"{e.batches_per_epoch} batches per epoch, on {e.device}")
 
     def _on_BatchDone(self, e: events.BatchDone) -> None:
-        done = (e.epoch - self.start_epoch) * e.batches + e.batch
-        self.query_one("#train-progress", ProgressBar).update(progress=done)
+        # batches done, or time used when a time budget ends training first (as the ETA says)
+        done = ((e.epoch - self.start_epoch) * e.batches + e.batch) / max(self.total_batches, 1)
+        by_time = e.elapsed_s / (e.elapsed_s + e.eta_s) if e.elapsed_s + e.eta_s > 0 else 0.0
+        self.query_one("#train-progress", ProgressBar).update(progress=PROGRESS_STEPS * max(done, by_time))
         self.query_one(TrainingPlots).add_loss(e.epoch - 1 + e.fraction, e.loss)
         best = f"  best ppl {self.best_ppl:.2f}" if self.best_ppl is not None else ""
         self.query_one("#train-status", Static).update(
@@ -291,7 +337,10 @@ class TrainPane(Horizontal):
     def _ended(self, message: TrainingEnded) -> None:
         app: Any = self.app
         self.training = False
+        had_focus = self.app.focused is self.query_one("#stop", Button)
         self._sync_buttons()
+        if had_focus:
+            self.query_one("#start", Button).focus()
         self.query_one(TrainingPlots).redraw()
         if message.lm is not None:
             app.lm = message.lm

@@ -24,6 +24,20 @@ CHOICES = {"rnn_type": RNN_TYPES, "optimizer": OPTIMIZERS, "mode": TRAIN_MODES, 
 CONFIGS = (ModelConfig, TrainConfig)
 
 
+def choices_for(name: str, default: Any) -> tuple[str, ...] | None:
+    """The allowed values of a text option: known ones, else the rnngen.config tuple that holds its default."""
+    if name in CHOICES:
+        return CHOICES[name]
+    if not isinstance(default, str):
+        return None
+    import rnngen.config as config
+
+    for value in vars(config).values():
+        if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value) and default in value:
+            return value
+    return None
+
+
 def parse(kind: type, text: str) -> Any:
     """'12' -> 12, '0.5' -> 0.5; raises ConfigError with a user-facing message."""
     text = text.strip()
@@ -77,8 +91,9 @@ class ConfigForm(VerticalScroll):
 
     def _widget(self, cls: type, name: str, default: Any, help_text: str):
         wid = f"opt-{name}"
-        if name in CHOICES:
-            w = Select([(c, c) for c in CHOICES[name]], value=default, allow_blank=False, compact=True, id=wid)
+        choices = choices_for(name, default)
+        if choices is not None:
+            w = Select([(c, c) for c in choices], value=default, allow_blank=False, compact=True, id=wid)
         elif isinstance(default, bool):
             w = Checkbox("", value=default, compact=True, id=wid)
         else:
@@ -121,7 +136,9 @@ class ConfigForm(VerticalScroll):
         return not self._problems
 
     @on(Input.Changed)
-    def _changed(self, event: Input.Changed) -> None:
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
         event.stop()
         self._check()
 
@@ -131,6 +148,11 @@ class ConfigForm(VerticalScroll):
             result = w.validate(w.value)
             if result is not None and not result.is_valid:
                 problems.append(f"{w.id.removeprefix('opt-').replace('_', ' ')}: {result.failure_descriptions[0]}")
+        if not problems:
+            try:
+                self.values()
+            except ConfigError as exc:  # options that only fail together (e.g. tied with adaptive softmax)
+                problems.append(str(exc))
         if problems != self._problems:
             self._problems = problems
             self.post_message(self.ValidityChanged(problems))

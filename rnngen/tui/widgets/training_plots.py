@@ -13,6 +13,15 @@ from textual.containers import Container
 from textual_plotext import PlotextPlot
 
 REDRAW_S = 0.5
+MAX_POINTS = 300  # more points than a terminal has columns only cost drawing time
+
+
+def thin(points: list, limit: int = MAX_POINTS) -> list:
+    """Every k-th point (and the last), so long runs draw as fast as short ones."""
+    if len(points) <= limit:
+        return points
+    step = -(-len(points) // limit)
+    return points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
 
 
 class TrainingPlots(Container):
@@ -66,7 +75,8 @@ class TrainingPlots(Container):
         plt.title("training loss (nats/word)")
         plt.xlabel("epoch")
         if self.loss:
-            plt.plot([x for x, _ in self.loss], [y for _, y in self.loss], marker="braille", color="cyan")
+            loss = thin(self.loss)
+            plt.plot([x for x, _ in loss], [y for _, y in loss], marker="braille", color="cyan")
         loss_plot.refresh()
 
         ppl_plot = self.query_one("#ppl-plot", PlotextPlot)
