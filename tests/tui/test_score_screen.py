@@ -65,6 +65,11 @@ async def test_typed_sentence_shows_the_cli_numbers_and_a_heat_map(tiny_lm):
         assert [w.text for w in heat.words] == "the cat sat on the mat . </s>".split()
         assert [w.prob for w in heat.words] == [t.prob for t in expected.tokens]
         assert str(heat.render()).split() == ["[", "the", "]", "cat", "sat", "on", "the", "mat", ".", "</s>"]
+        # Enter moved to the heat map: the arrow keys walk the words at once
+        assert app.focused is heat
+        await pilot.press("right")
+        await pilot.pause()
+        assert heat.cursor == 1 and shown(app, "#score-detail").startswith("“cat” word 2 of 7")
 
 
 async def test_live_scoring_follows_typing(tiny_lm):

@@ -152,10 +152,13 @@ class ScorePane(Vertical):
 
     @on(Input.Submitted, "#score-input")
     def _submitted(self) -> None:
+        """Score now and move to the heat map, where the arrow keys walk the words (typing again: shift+tab)."""
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
         self.score_now()
+        if self.query_one("#score-input", Input).value.strip():
+            self.query_one(HeatMap).focus()
 
     def score_now(self, quiet: bool = True) -> None:
         """Score the input's sentence in a worker, unless that very result is already shown."""

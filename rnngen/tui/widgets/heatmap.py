@@ -111,7 +111,7 @@ class HeatMap(Widget, can_focus=True):
     HeatMap:focus { background: $boost; }
     """
     BINDINGS = [
-        Binding("left", "move(-1)", "Prev word", show=False),
+        Binding("left", "move(-1)", "Word", key_display="←→"),
         Binding("right", "move(1)", "Next word", show=False),
         Binding("home", "move_to(0)", "First word", show=False),
         Binding("end", "move_to(-1)", "Last word", show=False),
