@@ -7,7 +7,6 @@ and an underline: the model scored them as `<unk>`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
@@ -219,7 +218,3 @@ def _put(line: Text, x: int, s: str) -> None:
         plain = line.plain
         line.plain = plain[:x] + s[: end - x] + plain[end:]
 
-
-def heat_words(tokens: Sequence[tuple[str, float, bool]]) -> list[HeatWord]:
-    """HeatWords from (text, natural-log probability, oov) triples."""
-    return [HeatWord(t, math.exp(lp), oov) for t, lp, oov in tokens]
