@@ -36,7 +36,7 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
         epochs = len(run["epochs"])
         out.append((f"{run['minutes']:g} min budget", f"{run['name']}: valid / test ppl",
                     f"{_num(run['valid_ppl'])} / {_num(run['test_ppl'])}  ({epochs} epoch{'s' * (epochs != 1)}, "
-                    f"{_num(run['median_tokens_per_s'], 0)} tok/s)"))
+                    f"{_num(run['median_tokens_per_s'] or None, 0)} tok/s)"))
     out += [
         ("n-gram", f"Kneser-Ney {kn['order']}-gram: test ppl", _num(kn["test_ppl"])),
         ("n-gram", "Kneser-Ney scoring", f"{_num(kn['tokens_per_s'], 0)} tok/s"),
