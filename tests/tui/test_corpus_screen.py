@@ -107,3 +107,28 @@ async def test_registry_corpora_are_offered_for_download(app):
         options = app.query_one("#corpus-list", OptionList)
         ids = [options.get_option_at_index(i).id for i in range(options.option_count)]
         assert [i for i in ids if i.startswith("get:")] == [f"get:{name}" for name in CORPORA]
+
+
+async def test_failed_download_shows_progress_then_a_notification(app, monkeypatch):
+    from rnngen.corpus import registry
+    from rnngen.errors import DownloadError
+
+    seen = []
+
+    def fake_download(name, progress=None, **kw):
+        progress(512, 2048, name)
+        seen.append(name)
+        raise DownloadError(f"cannot reach the server for {name}: you seem to be offline")
+
+    monkeypatch.setattr(registry, "download", fake_download)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        field = app.query_one("#corpus-path", Input)
+        field.focus()
+        field.value = "gutenberg:1342"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("offline" in n for n in notifications(app)))
+        assert seen == ["gutenberg:1342"]
+        assert "Cannot download gutenberg:1342: cannot reach the server" in " ".join(notifications(app))
+        assert not app.query_one("#download-progress").display
+        assert app.corpus_spec == "tiny"

@@ -39,7 +39,7 @@ candidates mode ranks several sentences.
 
 **Generate**: sample text word by word, or pick each next word yourself.
 
-**Models**: `enter` loads, `r` renames, `d` deletes, `space` marks a model
+**Models**: `enter` or `l` loads, `r` renames, `d` deletes, `space` marks a model
 and `c` compares two marked models side by side.
 """
 

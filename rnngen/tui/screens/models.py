@@ -39,7 +39,7 @@ class ModelsPane(Vertical):
     """A table of checkpoints and the details of the highlighted one."""
 
     BINDINGS = [
-        Binding("enter", "load", "Load", show=True),
+        Binding("l", "load", "Load"),  # enter works too (the table's row selection)
         Binding("r", "rename", "Rename"),
         Binding("d,delete", "delete", "Delete"),
         Binding("space", "mark", "Mark"),
