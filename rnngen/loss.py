@@ -37,10 +37,12 @@ def _buffer(rows: int, cols: int, like: torch.Tensor) -> torch.Tensor:
     the matrix product that fills it.
     """
     need = rows * cols
-    held = getattr(_scratch, "buffer", None)
+    # Tensors made under inference_mode cannot be written outside it, so scoring keeps its own.
+    name = "inference" if torch.is_inference_mode_enabled() else "grad"
+    held = getattr(_scratch, name, None)
     if held is None or held.numel() < need or held.dtype != like.dtype or held.device != like.device:
         held = torch.empty(need, dtype=like.dtype, device=like.device)
-        _scratch.buffer = held
+        setattr(_scratch, name, held)
     return held[:need].view(rows, cols)
 
 
@@ -121,3 +123,22 @@ def picked_logprobs(logits: torch.Tensor, targets: torch.Tensor, fused: bool = T
     if not fused:
         return torch.log_softmax(logits, dim=-1).gather(-1, safe).squeeze(-1)
     return logits.gather(-1, safe).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def linear_target_logprobs(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                           targets: torch.Tensor) -> torch.Tensor:
+    """log softmax(h @ weight.T + bias)[target] per row, for scoring (IGNORE targets give id 0's).
+
+    The logits go into the scratch buffer and are reduced in place (max,
+    exp, sum), so scoring allocates nothing as large as the logits. Equal to
+    `picked_logprobs(F.linear(h, weight, bias), targets)` to float32 rounding.
+    """
+    logits = _buffer(h.size(0), weight.size(0), h)
+    if bias is not None:
+        torch.addmm(bias, h, weight.t(), out=logits)
+    else:
+        torch.mm(h, weight.t(), out=logits)
+    picked = logits.gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)
+    top = logits.amax(dim=1, keepdim=True)
+    sums = logits.sub_(top).exp_().sum(dim=1)
+    return picked - (top.squeeze(1) + sums.log())

@@ -7,7 +7,7 @@ from torch import nn
 
 from rnngen.config import ModelConfig
 from rnngen.data import IGNORE
-from rnngen.loss import linear_cross_entropy, picked_logprobs
+from rnngen.loss import linear_cross_entropy, linear_target_logprobs, picked_logprobs
 
 # Inference on at most this many time steps runs the layers cell by cell (see `_cell_steps`).
 CELL_STEPS_MAX = 4
@@ -149,7 +149,10 @@ class RNNModel(nn.Module):
                 # the module's forward gives log P(target), computing only the tail clusters it needs
                 pieces.append(self.adaptive(f, t.clamp(min=0)).output)
             else:
-                pieces.append(picked_logprobs(self.decoder(f), t))
+                if f.dtype == self.decoder.weight.dtype:
+                    pieces.append(linear_target_logprobs(f, self.decoder.weight, self.decoder.bias, t))
+                else:  # under autocast
+                    pieces.append(picked_logprobs(self.decoder(f), t))
         return torch.cat(pieces) if pieces else features.new_zeros(0)
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor, hidden: Hidden | None = None,

@@ -64,6 +64,32 @@ def test_picked_logprobs_fused_equals_log_softmax():
                                **TIGHT)
 
 
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_target_logprobs_equal_log_softmax_of_the_linear_layer(bias):
+    from rnngen.loss import linear_target_logprobs
+
+    h, w, b, y = _ce_case(bias=bias)
+    with torch.inference_mode():
+        got = linear_target_logprobs(h, w, b, y)
+    want = picked_logprobs(torch.nn.functional.linear(h, w, b), y, fused=False)
+    torch.testing.assert_close(got, want, **TIGHT)
+
+
+def test_scratch_buffers_survive_switching_between_scoring_and_training():
+    """A buffer made under inference_mode cannot be written in training: each mode keeps its own."""
+    from rnngen.loss import linear_target_logprobs
+
+    h, w, b, y = _ce_case()
+    with torch.inference_mode():
+        first = linear_target_logprobs(h, w, b, y)
+    loss = linear_cross_entropy(h, w, b, y)
+    loss.backward()
+    with torch.inference_mode():
+        again = linear_target_logprobs(h, w, b, y)
+    assert torch.equal(first, again)
+    torch.testing.assert_close(loss.detach(), -(first[y != IGNORE]).mean(), **TIGHT)
+
+
 def _model(rnn_type="lstm", softmax="full", vocab=40, layers=2, tied=False, seed=3):
     torch.manual_seed(seed)
     config = ModelConfig(rnn_type=rnn_type, vocab_size=vocab, emb=16, hidden=16, layers=layers, dropout=0.3,
