@@ -139,7 +139,8 @@ def main() -> None:
     print(f"rerank benchmark: `small` preset ({lm.model_config.rnn_type}, {lm.model_config.layers}x"
           f"{lm.model_config.hidden}, vocab {len(lm.vocab):,}), {n:,} candidates for {len(batched.groups):,} ids, "
           f"{words:,} words (mean {words / n:.1f}/candidate)")
-    print(f"CPU: {cpu}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); reading the list: {read_s:.2f} s")
+    print(f"CPU: {cpu}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); "
+          f"reading the list: {read_s:.2f} s")
     print()
     print("| scoring | time (s) | candidates/s | words/s | speed-up |")
     print("|---|---:|---:|---:|---:|")

@@ -81,7 +81,8 @@ def test_weight_without_scores_warns(tiny_lm_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--normalize", "cubic"], "rnngen: error: --normalize must be none, length, ppl or wp:ALPHA (e.g. wp:0.6), got 'cubic'"),
+    (["--normalize", "cubic"],
+     "rnngen: error: --normalize must be none, length, ppl or wp:ALPHA (e.g. wp:0.6), got 'cubic'"),
     (["--weight", "nan"], "rnngen: error: --weight must be a finite number, got nan"),
 ])
 def test_bad_options_give_one_line(tiny_lm_path, capsys, args, message):
