@@ -80,9 +80,9 @@ class BenchSettings:
 
     @classmethod
     def quick_settings(cls, corpus: Path = DEFAULT_CORPUS, **overrides) -> "BenchSettings":
-        base = cls(corpus=corpus, minutes=0.1, quick=True, roofline_size=1024, throughput_seconds=4.0,
-                   throughput_rounds=2, eval_sentences=100, kn_order=3, score_sentences=300, single_seconds=3.0,
-                   gen_sentences=3, gen_words=20, rss_seconds=4.0, startup_runs=3)
+        base = cls(corpus=corpus, minutes=0.1, quick=True, roofline_size=1024, throughput_seconds=3.0,
+                   throughput_rounds=2, eval_sentences=100, kn_order=3, score_sentences=150, single_seconds=2.0,
+                   gen_sentences=3, gen_words=20, rss_seconds=3.0, startup_runs=3)
         return replace(base, **overrides)
 
 
