@@ -43,4 +43,6 @@ def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool
         return load_downloaded(name, downloaded, tokenized, lowercase)
     if lookup(name) is not None:
         raise CorpusError(f"corpus {name!r} is not downloaded yet: run `rnngen corpus get {name}`")
+    if len(path.parts) > 1 or path.suffix:
+        raise CorpusError(f"no such file or folder: {name}")
     raise CorpusError(f"no corpus {name!r}: give a file or folder, or a corpus name from `rnngen corpus list`")
