@@ -26,5 +26,7 @@ class StatusBar(Static):
         else:
             text.append(model_summary(lm), style="bold")
         text.append("  │  corpus: ")
-        text.append(corpus or "none", style="bold")
+        # a path is shown by its last parts, so the bar fits 80 columns
+        shown = corpus if len(corpus) <= 30 or "/" not in corpus else "…/" + "/".join(corpus.split("/")[-2:])
+        text.append(shown or "none", style="bold")
         self.update(text)
