@@ -54,7 +54,7 @@ def test_empty_and_binary_files_are_refused(tmp_path, content, message):
 
 
 def test_missing_path_and_folder_without_text(tmp_path):
-    with pytest.raises(CorpusError, match="no corpus"):
+    with pytest.raises(CorpusError, match="no such file or folder"):
         load_corpus(tmp_path / "nothing-here.txt")
     (tmp_path / "data.csv").write_text("a,b\n")
     with pytest.raises(CorpusError, match="holds no .txt files"):

@@ -81,7 +81,7 @@ async def test_bad_path_is_a_notification_and_keeps_the_corpus(app, tmp_path):
     async with app.run_test(size=(120, 35)) as pilot:
         await wait_for(pilot, lambda: app.loaded_corpus() is not None)
         field = app.query_one("#corpus-path", Input)
-        for bad, message in ((tmp_path / "missing.txt", "no corpus"), (empty, "is empty")):
+        for bad, message in ((tmp_path / "missing.txt", "no such file or folder"), (empty, "is empty")):
             field.value = str(bad)
             field.focus()
             await pilot.press("enter")
