@@ -106,6 +106,22 @@ class LanguageModel:
     def tokenize(self, sentence: str) -> list[str]:
         return tokenize_words(sentence, self.tokenizer)
 
+    def tokenize_document(self, text: str) -> list[list[str]]:
+        """Sentences of a held-out text, with the model's word tokenizer.
+
+        The file's own layout decides how sentences are found: one per line
+        when it is written so (PTB, a tokenized test split), otherwise Punkt.
+        """
+        from dataclasses import replace
+
+        from rnngen.corpus.local import looks_line_per_sentence, text_to_sentences
+
+        settings = self.tokenizer
+        if settings.sentences == "punkt" and looks_line_per_sentence(text):
+            settings = replace(settings, sentences="lines")
+        sentences, _ = text_to_sentences(text, None, settings.lowercase, settings=settings)
+        return sentences
+
     def detokenize(self, tokens: Sequence[str]) -> str:
         return detokenize(list(tokens), self.tokenizer)
 

@@ -25,14 +25,13 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.corpus.local import read_text
     from rnngen.corpus.stats import true_perplexity
     from rnngen.errors import InputError
-    from rnngen.tokenize import tokenize_text
 
     lm = load_model(args.model)
     path = Path(args.text)
     floor = None
     if path.is_file():
         text, _ = read_text(path)
-        sentences = tokenize_text(text, lm.tokenizer)
+        sentences = lm.tokenize_document(text)
     else:
         corpus = load_corpus(args.text, tokenized=lm.tokenizer.words == "whitespace", lowercase=lm.tokenizer.lowercase)
         sentences = corpus.split(args.split)
