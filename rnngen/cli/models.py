@@ -29,13 +29,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table()
-    for name in ("name", "type", "layers x hidden", "vocab", "params", "corpus", "best valid ppl", "date"):
-        table.add_column(name, justify="right" if name in ("vocab", "params", "best valid ppl") else "left")
+    for name in ("name", "type", "size", "vocab", "params", "corpus", "best ppl", "date"):
+        table.add_column(name, justify="right" if name in ("vocab", "params", "best ppl") else "left",
+                         no_wrap=name in ("size", "date", "type"))
     for r in rows:
         if r.get("error"):
             table.add_row(r["name"], "[red]unreadable[/]", r["error"], "", "", "", "", "")
             continue
-        table.add_row(r["name"], r["type"], f"{r['layers']} x {r['hidden']}", f"{r['vocab']:,}", f"{r['parameters']:,}",
+        table.add_row(r["name"], r["type"], f"{r['layers']}x{r['hidden']}", f"{r['vocab']:,}", f"{r['parameters']:,}",
                       r["corpus"], fmt_ppl(r["best_valid_ppl"]), r["date"])
     out.print(table)
     return 0
