@@ -19,7 +19,7 @@ run: setup
 	$(BIN)/rnngen
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: setup
 	$(BIN)/rnngen bench
