@@ -277,3 +277,21 @@ async def test_a_long_list_is_scored_in_chunks_and_the_table_shows_the_best(tiny
         assert [r[1] for r in cells(table)[:5]] == order[:5]
         assert f"{len(lines):,} sentences ranked by total log-prob (the best {MAX_ROWS:,} shown)" in str(
             app.query_one("#cand-status", Static).render())
+
+
+async def test_typing_on_the_score_tab_goes_into_the_sentence_field(tiny_lm):
+    """Pressing 3 then typing scores the sentence without first clicking into the field."""
+    from rnngen.tui.app import make_app
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.lm = tiny_lm
+        await pilot.pause()
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.focused is not None and app.query_one("ScorePane") in app.focused.ancestors)
+        await pilot.pause(0.3)  # a person's pace: the tab switch settles its focus first
+        await pilot.press(*"the cat")
+        await pilot.pause()
+        field = app.query_one("#score-input")
+        assert field.value == "the cat"
+        assert app.focused is field

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, TextArea
 from textual.worker import get_current_worker
 
 from rnngen.errors import RnngenError
@@ -106,11 +106,28 @@ class ScorePane(Vertical):
         self._shown: tuple[str, Any] | None = None  # (text, model) of what is on screen
         self._timer = None
 
+    def on_key(self, event: events.Key) -> None:
+        """Type to score: a letter pressed anywhere on the Sentence view goes into the field.
+
+        Digits are left alone so that keys 1-5 keep switching tabs.
+        """
+        char = event.character
+        if not (event.is_printable and char and not char.isdigit() and not char.isspace()):
+            return
+        if isinstance(self.app.focused, (Input, TextArea)):
+            return
+        if self.query_one("#score-modes", TabbedContent).active != "score-sentence":
+            return
+        field = self.query_one("#score-input", Input)
+        field.focus()
+        field.insert_text_at_cursor(char)
+        event.stop()
+
     def compose(self) -> ComposeResult:
         yield Static(NO_MODEL, id="score-hint", classes="hint")
         with TabbedContent(initial="score-sentence", id="score-modes"):
             with TabPane("Sentence", id="score-sentence"):
-                yield Input(placeholder="Type a sentence: it is scored as you type", id="score-input")
+                yield Input(placeholder="Type a sentence: it is scored as you type", id="score-input", select_on_focus=False)
                 yield Static("", id="score-numbers")
                 yield HeatMap(id="score-heatmap", empty="Each word appears here coloured by its probability.")
                 yield Static(legend(), id="score-legend")
