@@ -50,7 +50,7 @@ BEST = {
     "name": "best",
     "model": {"rnn_type": "lstm", "emb": 200, "hidden": 200, "layers": 2, "dropout": 0.5, "tied": False,
               "softmax": "adaptive"},
-    "train": {"optimizer": "adam", "lr": 0.002, "clip": 0.25, "bptt": 35, "batch_size": 20, "mode": "stream",
+    "train": {"optimizer": "sgd", "lr": 20.0, "clip": 0.25, "bptt": 35, "batch_size": 20, "mode": "stream",
               "anneal": 4.0, "patience": 0, "seed": 1111},
 }
 
