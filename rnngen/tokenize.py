@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Iterable, Literal
+from typing import Literal
 
 WordMode = Literal["nltk", "whitespace"]
 SentenceMode = Literal["lines", "punkt"]
@@ -94,11 +94,6 @@ def tokenize_text(text: str, settings: TokenizerSettings) -> list[list[str]]:
     """A whole text as a list of tokenized sentences (empty ones dropped)."""
     sentences = (tokenize_words(s, settings) for s in split_sentences(text, settings))
     return [s for s in sentences if s]
-
-
-def tokenize_lines(lines: Iterable[str], settings: TokenizerSettings) -> list[list[str]]:
-    """One sentence per input line, as typed by a user or given in a file (blank lines kept empty)."""
-    return [tokenize_words(line, settings) for line in lines]
 
 
 def detokenize(tokens: list[str], settings: TokenizerSettings | None = None) -> str:

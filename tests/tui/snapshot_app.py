@@ -18,16 +18,10 @@ import os
 from pathlib import Path
 
 from rnngen.config import ModelConfig, TrainConfig
+from tests.conftest import TINY_TEXT
 
 FIXED_TIME = 1_767_225_600  # 2026-01-01 00:00 UTC, so the date column never changes
 
-TINY_TEXT = """the cat sat on the mat .
-the dog sat on the log .
-a cat saw a dog .
-the dog saw the cat .
-a dog sat on a mat .
-the cat ran to the dog .
-"""
 
 
 def tiny_corpus(lowercase: bool = False, repeat: int = 30):
