@@ -15,6 +15,7 @@ RNN_TYPES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 TRAIN_MODES = ("sentences", "stream")
 SOFTMAXES = ("full", "adaptive")
+SCHEDULES = ("plateau", "linear", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -60,6 +61,7 @@ class TrainConfig:
     batch_size: int = field(default=20, metadata={"help": "sequences per batch"})
     mode: str = field(default="sentences", metadata={"help": "sentences: each sentence from a fresh state (scores match training); stream: contiguous text"})
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without validation improvement"})
+    schedule: str = field(default="plateau", metadata={"help": "learning rate: plateau (divide by --anneal when validation stalls), or linear/cosine decay to 0 over the run (--epochs, or --max-minutes when set)"})
     anneal: float = field(default=4.0, metadata={"help": "divide the learning rate by this when validation stalls"})
     weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty (adamw: decoupled)"})
     seed: int = field(default=1234, metadata={"help": "random seed: same seed, same model"})
@@ -72,6 +74,8 @@ class TrainConfig:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.mode not in TRAIN_MODES:
             raise ConfigError(f"unknown training mode {self.mode!r}: choose one of {', '.join(TRAIN_MODES)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
         _positive("epochs", self.epochs)

@@ -24,6 +24,9 @@ from rnngen.data import IGNORE
 # Rows per chunk. Measured on 2 cores: one chunk for a 20 x 35 batch beats 64-256-row
 # chunks (smaller matrix products cost more than the cache misses they save).
 CHUNK_ROWS = 768
+# Output columns per block of the logits product, and the row count from which blocks pay (see `_logits`).
+VOCAB_BLOCK = 1024
+BLOCK_MIN_ROWS = 256
 
 
 _scratch = threading.local()
@@ -55,29 +58,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
         valid = targets != IGNORE
         count = valid.sum().clamp(min=1)
         safe = targets.clamp(min=0).unsqueeze(1)
-        # Each row's share of the mean; ignored rows get no loss and no gradient.
-        scale = valid.to(h.dtype) / count
         grad_h = torch.empty_like(h)
         grad_w = grad_b = None
         total = h.new_zeros(())
         for start in range(0, h.size(0), chunk):
             rows = slice(start, start + chunk)
-            hc, yc, sc = h[rows], safe[rows], scale[rows]
-            logits = _buffer(hc.size(0), weight.size(0), h)
-            if bias is not None:
-                torch.addmm(bias, hc, weight.t(), out=logits)
-            else:
-                torch.mm(hc, weight.t(), out=logits)
-            picked = logits.gather(1, yc).squeeze(1)
-            # log-sum-exp as torch.logsumexp computes it, but in place: max, exp(x - max), sum
-            top = logits.amax(dim=1, keepdim=True)
-            exp = logits.sub_(top).exp_()
-            sums = exp.sum(dim=1)
-            lse = top.squeeze(1) + sums.log()
-            total += ((lse - picked) * sc).sum()
-            # (softmax - one_hot(target)) x share: the gradient of the loss with respect to the logits
-            grad = exp.mul_((sc / sums).unsqueeze(1))
-            grad.scatter_add_(1, yc, -sc.unsqueeze(1))
+            hc, yc, keep = h[rows], safe[rows], valid[rows]
+            probs = _softmax_in_place(_logits(hc, weight, bias))
+            total += _nll(probs, hc, weight, bias, yc, keep).sum()
+            # softmax - one_hot(target): the gradient of the summed loss with respect to the logits
+            grad = probs
+            grad.scatter_add_(1, yc, torch.full_like(yc, -1, dtype=grad.dtype))
+            if not bool(keep.all()):  # ignored rows get no gradient; only their rows are touched
+                grad.index_fill_(0, (~keep).nonzero().squeeze(1), 0.0)
             torch.mm(grad, weight, out=grad_h[rows])
             if grad_w is None:
                 grad_w = torch.mm(grad.t(), hc)
@@ -89,14 +82,68 @@ class _LinearCrossEntropy(torch.autograd.Function):
         if grad_w is None:  # no rows at all
             grad_w = torch.zeros_like(weight)
             grad_b = torch.zeros_like(bias) if bias is not None else None
+        # The mean's 1/count is applied to the small results, not to the (rows x vocabulary) matrix.
+        scale = 1.0 / count.to(h.dtype)
+        grad_h.mul_(scale)
+        grad_w.mul_(scale)
+        if grad_b is not None:
+            grad_b.mul_(scale)
         ctx.save_for_backward(grad_h, grad_w, grad_b if grad_b is not None else torch.empty(0))
         ctx.has_bias = bias is not None
-        return total
+        return total * scale
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         grad_h, grad_w, grad_b = ctx.saved_tensors
         return grad_h * grad_out, grad_w * grad_out, (grad_b * grad_out if ctx.has_bias else None), None, None
+
+
+def _logits(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """h @ weight.T + bias, written into the scratch buffer, in blocks of output columns.
+
+    With an inner dimension as small as the hidden size, MKL's product into
+    one wide (rows x vocabulary) matrix runs well below the machine's peak;
+    blocks of VOCAB_BLOCK words keep each block's output in cache. Measured
+    on 2 cores for 700 x 200 x 13,778: 29 -> 23 ms. Each block is the same
+    dot products, so the result is identical bit for bit.
+    """
+    logits = _buffer(h.size(0), weight.size(0), h)
+    step = VOCAB_BLOCK if h.size(0) >= BLOCK_MIN_ROWS else weight.size(0)
+    for start in range(0, weight.size(0), step):
+        cols = slice(start, start + step)
+        if bias is not None:
+            torch.addmm(bias[cols], h, weight[cols].t(), out=logits[:, cols])
+        else:
+            torch.mm(h, weight[cols].t(), out=logits[:, cols])
+    return logits
+
+
+def _softmax_in_place(logits: torch.Tensor) -> torch.Tensor:
+    """Row softmax written over its input.
+
+    PyTorch's kernel takes one row at a time (max, exp-and-sum, divide)
+    while the row is in cache: one pass over the matrix instead of the four
+    of amax, subtract, exp and sum. Same results as torch.softmax, bit for bit.
+    """
+    return torch.ops.aten._softmax.out(logits, 1, False, out=logits)
+
+
+def _nll(probs: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+         targets: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """-log P(target) per row from the softmax (0 for rows not kept).
+
+    log of the picked probability equals picked logit - log-sum-exp to
+    float32 rounding, unless that probability is so small that it lost
+    precision as a subnormal (a loss above ~87 nats); those rare rows are
+    recomputed from their logits.
+    """
+    picked = probs.gather(1, targets).squeeze(1)
+    nll = -picked.log()
+    tiny = (picked < torch.finfo(probs.dtype).tiny) & keep
+    if bool(tiny.any()):
+        exact = F.linear(h[tiny], weight, bias)
+        nll[tiny] = torch.logsumexp(exact, dim=1) - exact.gather(1, targets[tiny]).squeeze(1)
+    return nll.masked_fill(~keep, 0.0)
 
 
 def linear_cross_entropy(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor,
@@ -129,16 +176,11 @@ def linear_target_logprobs(h: torch.Tensor, weight: torch.Tensor, bias: torch.Te
                            targets: torch.Tensor) -> torch.Tensor:
     """log softmax(h @ weight.T + bias)[target] per row, for scoring (IGNORE targets give id 0's).
 
-    The logits go into the scratch buffer and are reduced in place (max,
-    exp, sum), so scoring allocates nothing as large as the logits. Equal to
-    `picked_logprobs(F.linear(h, weight, bias), targets)` to float32 rounding.
+    The logits go into the scratch buffer and PyTorch's log-softmax kernel
+    overwrites them row by row while each row is in cache, so scoring
+    allocates nothing as large as the logits and passes over them once.
+    Equal to `picked_logprobs(F.linear(h, weight, bias), targets)` to float32 rounding.
     """
-    logits = _buffer(h.size(0), weight.size(0), h)
-    if bias is not None:
-        torch.addmm(bias, h, weight.t(), out=logits)
-    else:
-        torch.mm(h, weight.t(), out=logits)
-    picked = logits.gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)
-    top = logits.amax(dim=1, keepdim=True)
-    sums = logits.sub_(top).exp_().sum(dim=1)
-    return picked - (top.squeeze(1) + sums.log())
+    logits = _logits(h, weight, bias)
+    logprobs = torch.ops.aten._log_softmax.out(logits, 1, False, out=logits)
+    return logprobs.gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)

@@ -38,6 +38,21 @@ def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimi
     return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
 
 
+def scheduled_lr(base: float, schedule: str, fraction: float) -> float:
+    """The learning rate `fraction` of the way through a decaying schedule.
+
+    Decaying to zero by the end of a known budget beats waiting for
+    validation to stall when the budget is short (Li et al., "Budgeted
+    training", 2020): the plateau rule may never fire in a few epochs.
+    """
+    fraction = min(max(fraction, 0.0), 1.0)
+    if schedule == "linear":
+        return base * (1.0 - fraction)
+    if schedule == "cosine":
+        return base * 0.5 * (1.0 + math.cos(math.pi * fraction))
+    return base
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -88,6 +103,7 @@ class Trainer:
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
         self.lr = train_config.learning_rate
+        self.base_lr = self.lr
         # The fused output layer + cross-entropy (rnngen.loss); `fused=False` is the plain PyTorch path.
         self.fused = True
         # bf16 autocast, for CUDA only; off by default so results do not depend on the device's precision.
@@ -155,6 +171,8 @@ class Trainer:
         data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng)
         for n, batch in enumerate(data, 1):
             loss, hidden = self.step(batch, hidden)
+            if cfg.schedule != "plateau":
+                self._follow_schedule(n, per_epoch, start, deadline)
             tokens = batch.num_tokens
             # Summed as a tensor and read only when reported, so a GPU is not synced every batch.
             loss_sum = loss_sum + loss.to(acc) * tokens
@@ -190,6 +208,13 @@ class Trainer:
         self.optimizer.step()
         return loss.detach().float(), hidden
 
+    def _follow_schedule(self, n: int, per_epoch: int, start: float, deadline: float) -> None:
+        """Set the decaying learning rate for the next batch: by time when there is a deadline, else by batches."""
+        by_batches = ((self.epoch - 1) * per_epoch + n) / (self.config.epochs * per_epoch)
+        by_time = (time.perf_counter() - start) / (deadline - start) if math.isfinite(deadline) else 0.0
+        self.lr = scheduled_lr(self.base_lr, self.config.schedule, max(by_batches, by_time))
+        set_lr(self.optimizer, self.lr)
+
     @staticmethod
     def _checked(loss_sum: torch.Tensor) -> float:
         value = float(loss_sum)
@@ -220,11 +245,9 @@ class Trainer:
             yield self._save(ppl)
         else:
             self.stale += 1
-            if cfg.optimizer == "sgd":
-                self.lr /= cfg.anneal
-            else:
-                self.lr /= max(cfg.anneal / 2, 1.0)
-            set_lr(self.optimizer, self.lr)
+            if cfg.schedule == "plateau":  # a decaying schedule alone sets the rate
+                self.lr /= cfg.anneal if cfg.optimizer == "sgd" else max(cfg.anneal / 2, 1.0)
+                set_lr(self.optimizer, self.lr)
             self._save_history()
 
     def _save(self, ppl: float) -> Checkpointed:

@@ -14,7 +14,7 @@ from rnngen.events import BatchDone, Checkpointed, EpochDone, Finished, Sample, 
 from rnngen.generate import SamplingSettings
 from rnngen.lm import LanguageModel
 from rnngen.tokenize import TokenizerSettings
-from rnngen.train import train
+from rnngen.train import scheduled_lr, train
 from tests.conftest import tiny_corpus
 
 SMALL = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=32, layers=1, dropout=0.0)
@@ -142,3 +142,48 @@ def test_tied_embeddings_share_weights_and_round_trip(tmp_path, tied, emb, hidde
     lm = LanguageModel.load(tmp_path / "t")
     assert lm.module.decoder.weight.data_ptr() == lm.module.encoder.weight.data_ptr()
     assert math.isfinite(lm.score(["the cat ."])[0].logprob)
+
+
+@pytest.mark.parametrize("schedule, middle", [("linear", 10.0), ("cosine", 10.0), ("plateau", 20.0)])
+def test_scheduled_lr_decays_from_the_base_to_zero(schedule, middle):
+    assert scheduled_lr(20.0, schedule, 0.0) == 20.0
+    assert scheduled_lr(20.0, schedule, 0.5) == pytest.approx(middle)
+    assert scheduled_lr(20.0, schedule, 1.0) == pytest.approx(0.0 if schedule != "plateau" else 20.0, abs=1e-12)
+    assert scheduled_lr(20.0, schedule, 2.0) == scheduled_lr(20.0, schedule, 1.0)  # clamped past the end
+    if schedule == "cosine":
+        assert scheduled_lr(20.0, schedule, 0.25) > scheduled_lr(20.0, "linear", 0.25)
+
+
+def test_linear_schedule_follows_the_batches_and_ignores_stalls(tmp_path):
+    tc = TrainConfig(epochs=3, batch_size=8, bptt=16, sample_every=0, seed=3, patience=0, optimizer="sgd", lr=4.0,
+                     schedule="linear", log_every=1)
+    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    batches = [e for e in events if isinstance(e, BatchDone)]
+    per_epoch = batches[0].batches
+    total = 3 * per_epoch
+    for e in batches:  # the rate reported after batch n is the one for batch n + 1
+        done = (e.epoch - 1) * per_epoch + e.batch
+        assert e.lr == pytest.approx(4.0 * (1 - done / total))
+    assert batches[-1].lr == pytest.approx(0.0, abs=1e-12)
+    rates = [e.lr for e in batches]
+    assert rates == sorted(rates, reverse=True)
+    lm = LanguageModel.load(tmp_path / "m")
+    assert lm.evaluate(tiny_corpus().valid).perplexity < unigram_perplexity(tiny_corpus(), lm.vocab)
+
+
+def test_time_budget_schedule_decays_by_the_clock(tmp_path):
+    tc = TrainConfig(epochs=10_000, batch_size=8, max_minutes=0.03, sample_every=0, schedule="cosine",
+                     optimizer="sgd", lr=2.0, log_every=1, patience=0)
+    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    assert events[-1].reason == "time"
+    batches = [e for e in events if isinstance(e, BatchDone)]
+    # by batches the run is nowhere near its end, so only the clock can have brought the rate this low
+    assert batches[-1].lr < 0.1 * 2.0
+    assert all(a.lr >= b.lr for a, b in zip(batches, batches[1:]))
+
+
+def test_unknown_schedule_is_a_config_error():
+    from rnngen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown schedule 'step'"):
+        TrainConfig(schedule="step").validate()

@@ -261,3 +261,33 @@ def test_adaptive_softmax_refuses_tied_weights():
         ModelConfig(softmax="adaptive", tied=True).validate()
     with pytest.raises(ConfigError, match="unknown softmax"):
         ModelConfig(softmax="hierarchical").validate()
+
+
+def test_fused_cross_entropy_is_exact_when_a_target_probability_underflows():
+    """Huge logits: some targets get probability 0 in float32, yet the loss stays finite and exact."""
+    h, w, b, y = _ce_case(rows=60, features=8, vocab=30, seed=5)
+    with torch.no_grad():
+        h.mul_(60.0)
+    params = [h, w, b]
+    plain = linear_cross_entropy(h, w, b, y, fused=False)
+    plain_grads = torch.autograd.grad(plain, params)
+    probs = torch.softmax(torch.nn.functional.linear(h, w, b), 1).gather(1, y.clamp(min=0).unsqueeze(1))
+    assert bool((probs == 0).any())  # the case under test really happens
+    fused = linear_cross_entropy(h, w, b, y)
+    fused_grads = torch.autograd.grad(fused, params)
+    assert math.isfinite(float(fused.detach()))
+    torch.testing.assert_close(fused, plain, **TIGHT)
+    for got, want in zip(fused_grads, plain_grads):
+        torch.testing.assert_close(got, want, **TIGHT)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_logits_in_vocabulary_blocks_equal_one_product_bit_for_bit(bias):
+    from rnngen.loss import BLOCK_MIN_ROWS, VOCAB_BLOCK, _logits
+
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(BLOCK_MIN_ROWS + 3, 20, generator=g)
+    w = torch.randn(2 * VOCAB_BLOCK + 77, 20, generator=g)
+    b = torch.randn(w.size(0), generator=g) if bias else None
+    want = torch.addmm(b, h, w.t()) if bias else h @ w.t()
+    assert torch.equal(_logits(h, w, b), want)
