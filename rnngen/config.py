@@ -29,6 +29,8 @@ class ModelConfig:
     hidden: int = field(default=200, metadata={"help": "hidden units per layer"})
     layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     dropout: float = field(default=0.2, metadata={"help": "dropout between layers (0-1)"})
+    weight_drop: float = field(default=0.0, metadata={"help": "DropConnect on the recurrent weights while training (AWD-LSTM; 0-1)"})
+    embed_drop: float = field(default=0.0, metadata={"help": "drop whole words from the embedding while training (0-1)"})
     tied: bool = field(default=False, metadata={"help": "share input and output embeddings"})
     softmax: str = field(default="full", metadata={"help": "output layer: full, or adaptive (faster for large vocabularies; still exact)"})
 
@@ -39,12 +41,11 @@ class ModelConfig:
         _positive("emb", self.emb)
         _positive("hidden", self.hidden)
         _positive("layers", self.layers)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "weight_drop", "embed_drop"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")
         if self.softmax not in SOFTMAXES:
             raise ConfigError(f"unknown softmax {self.softmax!r}: choose one of {', '.join(SOFTMAXES)}")
-        if self.softmax == "adaptive" and self.tied:
-            raise ConfigError("tied embeddings need the full softmax: drop --tied or use --softmax full")
         return self
 
 

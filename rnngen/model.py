@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rnngen.adaptive import TiedAdaptiveSoftmax
 from rnngen.config import ModelConfig
 from rnngen.data import IGNORE
 from rnngen.loss import linear_cross_entropy, linear_target_logprobs, picked_logprobs
@@ -26,7 +27,8 @@ class RNNModel(nn.Module):
 
     With `softmax="adaptive"` the output layer is an adaptive softmax (Grave
     et al., 2017): frequent words in a head, rare ones in smaller tail
-    clusters. Training only computes the clusters its targets need; `forward`
+    clusters (with tied weights, full-width clusters over the embedding:
+    `rnngen.adaptive`). Training only computes the clusters its targets need; `forward`
     still returns the full, normalised distribution (as log-probabilities,
     which softmax and log_softmax map to the same distribution as logits).
     """
@@ -50,7 +52,11 @@ class RNNModel(nn.Module):
         if config.tied and config.hidden != config.emb:
             self.project = nn.Linear(config.hidden, config.emb, bias=False)
             out_size = config.emb
-        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | None = None
+        self.adaptive: nn.AdaptiveLogSoftmaxWithLoss | TiedAdaptiveSoftmax | None = None
+        if config.softmax == "adaptive" and config.tied:
+            self.adaptive = TiedAdaptiveSoftmax(self.encoder.weight, adaptive_cutoffs(vocab_size))
+            self._init_weights()
+            return
         if config.softmax == "adaptive":
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(out_size, vocab_size, adaptive_cutoffs(vocab_size),
                                                           div_value=4.0, head_bias=True)
@@ -81,15 +87,43 @@ class RNNModel(nn.Module):
         """Top-layer outputs before the softmax, shape (batch, time, out_size)."""
         if hidden is None:
             hidden = self.init_hidden(ids.size(0))
-        emb = self.drop(self.encoder(ids))
+        emb = self.drop(self._embed(ids))
         if self.use_cells(ids):
             output, hidden = self._cell_steps(emb, hidden)
+        elif self.training and self.config.weight_drop > 0:
+            output, hidden = torch.func.functional_call(self.rnn, self._dropped_recurrent_weights(), (emb, hidden))
         else:
             output, hidden = self.rnn(emb, hidden)
         output = self.drop(output)
         if self.project is not None:
             output = self.project(output)
         return output, hidden
+
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings, with whole words dropped while training (Gal & Ghahramani 2016).
+
+        A dropped word loses its whole vector everywhere in the batch, so the
+        model cannot lean on any one word; the kept rows are scaled by
+        1/(1-p) like ordinary dropout, so evaluation uses the weights as they are.
+        """
+        p = self.config.embed_drop
+        if not (self.training and p > 0):
+            return self.encoder(ids)
+        weight = self.encoder.weight
+        keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(1 - p)
+        return nn.functional.embedding(ids, weight * keep / (1 - p))
+
+    def _dropped_recurrent_weights(self) -> dict[str, torch.Tensor]:
+        """The hidden-to-hidden matrices with DropConnect (Merity et al. 2018, AWD-LSTM).
+
+        One mask per batch on the recurrent weights regularises the memory
+        itself, which dropout on the activations between layers does not
+        reach. Passed to nn.LSTM/GRU/RNN through torch.func.functional_call,
+        which the module supports, so the fast fused kernels still run.
+        """
+        p = self.config.weight_drop
+        return {f"weight_hh_l{layer}": nn.functional.dropout(getattr(self.rnn, f"weight_hh_l{layer}"), p)
+                for layer in range(self.config.layers)}
 
     def use_cells(self, ids: torch.Tensor) -> bool:
         """Whether `features` takes the cell-by-cell path: CPU inference on a few time steps."""

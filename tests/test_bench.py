@@ -130,7 +130,7 @@ def test_flops_formula_for_the_reference():
 
 
 def test_flops_formula_for_adaptive_softmax():
-    config = ModelConfig(vocab_size=13778, **BEST["model"])
+    config = ModelConfig(vocab_size=13778, **{**BEST["model"], "tied": False})
     shares = [0.1, 0.05]
     flops = measure.softmax_flops_per_token(config, 13778, shares)
     h = config.hidden
@@ -138,6 +138,13 @@ def test_flops_formula_for_adaptive_softmax():
     tail1 = 0.1 * (2 * h * (h // 4) + 2 * (h // 4) * 8000)
     tail2 = 0.05 * (2 * h * (h // 16) + 2 * (h // 16) * 3778)
     assert flops == pytest.approx(head + tail1 + tail2)
+
+
+def test_flops_formula_for_the_tied_adaptive_softmax():
+    config = ModelConfig(vocab_size=13778, **{**BEST["model"], "tied": True})
+    flops = measure.softmax_flops_per_token(config, 13778, [0.1, 0.05])
+    h = config.emb  # full-width clusters over the embedding rows, no projections
+    assert flops == pytest.approx(2 * h * (2000 + 2) + 0.1 * 2 * h * 8000 + 0.05 * 2 * h * 3778)
 
 
 def test_cluster_shares_count_targets():

@@ -7,6 +7,8 @@ import threading
 from collections import Counter
 
 import pytest
+import torch
+from dataclasses import replace
 
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.corpus.base import Corpus
@@ -187,3 +189,51 @@ def test_unknown_schedule_is_a_config_error():
 
     with pytest.raises(ConfigError, match="unknown schedule 'step'"):
         TrainConfig(schedule="step").validate()
+
+
+def _pair(**extra):
+    """Two models with the same weights, one with the given regularisers."""
+    from rnngen.model import RNNModel
+
+    base = ModelConfig(rnn_type="lstm", vocab_size=30, emb=8, hidden=8, layers=2, dropout=0.0)
+    torch.manual_seed(0)
+    plain = RNNModel(base.validate(), 30)
+    regular = RNNModel(replace(base, **extra).validate(), 30)
+    regular.load_state_dict(plain.state_dict())
+    return plain, regular
+
+
+@pytest.mark.parametrize("extra", [{"weight_drop": 0.5}, {"embed_drop": 0.5}])
+def test_weight_and_embedding_dropout_act_only_in_training(extra):
+    plain, regular = _pair(**extra)
+    ids = torch.randint(0, 30, (3, 7))
+    plain.eval(), regular.eval()
+    assert torch.equal(plain(ids)[0], regular(ids)[0])  # evaluation uses the weights as they are
+    plain.train(), regular.train()
+    torch.manual_seed(1)
+    out = regular(ids)[0]
+    assert not torch.allclose(out, plain(ids)[0])
+    out.sum().backward()
+    assert regular.rnn.weight_hh_l0.grad is not None and regular.encoder.weight.grad is not None
+    assert bool(regular.rnn.weight_hh_l1.grad.abs().sum() > 0)
+
+
+def test_embedding_dropout_drops_whole_words():
+    _, regular = _pair(embed_drop=0.5)
+    regular.train()
+    torch.manual_seed(2)
+    emb = regular._embed(torch.arange(30).repeat(2, 1))
+    zero = (emb == 0).all(dim=-1)
+    assert 0 < int(zero[0].sum()) < 30
+    assert torch.equal(zero[0], zero[1])  # the same word is dropped everywhere in the batch
+    kept = ~zero[0]
+    torch.testing.assert_close(emb[0][kept], regular.encoder.weight[kept] * 2)
+
+
+def test_weight_drop_trains_and_saves(tmp_path):
+    mc = replace(SMALL, weight_drop=0.3, embed_drop=0.1)
+    run(tiny_corpus(), tmp_path / "m", mc=mc)
+    lm = LanguageModel.load(tmp_path / "m")
+    assert lm.model_config.weight_drop == 0.3 and lm.model_config.embed_drop == 0.1
+    assert lm.module.config.weight_drop == 0.3
+    assert lm.evaluate(tiny_corpus().valid).perplexity < unigram_perplexity(tiny_corpus(), lm.vocab)

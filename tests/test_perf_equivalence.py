@@ -124,9 +124,9 @@ def test_cell_path_is_not_used_in_training_or_for_long_inputs():
     assert not model.use_cells(torch.zeros(1, 1, dtype=torch.long))
 
 
-@pytest.mark.parametrize("softmax", ["full", "adaptive"])
-def test_target_logprobs_in_chunks_equal_log_softmax_of_forward(softmax):
-    model = _model(softmax=softmax)
+@pytest.mark.parametrize("softmax, tied", [("full", False), ("adaptive", False), ("adaptive", True)])
+def test_target_logprobs_in_chunks_equal_log_softmax_of_forward(softmax, tied):
+    model = _model(softmax=softmax, tied=tied)
     ids = torch.randint(0, 40, (4, 13))
     targets = torch.randint(0, 40, (4, 13))
     with torch.inference_mode():
@@ -137,9 +137,9 @@ def test_target_logprobs_in_chunks_equal_log_softmax_of_forward(softmax):
     torch.testing.assert_close(got, want, **TIGHT)
 
 
-@pytest.mark.parametrize("softmax", ["full", "adaptive"])
-def test_training_loss_equals_cross_entropy_of_forward(softmax):
-    model = _model(softmax=softmax)
+@pytest.mark.parametrize("softmax, tied", [("full", False), ("adaptive", False), ("adaptive", True)])
+def test_training_loss_equals_cross_entropy_of_forward(softmax, tied):
+    model = _model(softmax=softmax, tied=tied)
     ids = torch.randint(0, 40, (4, 13))
     targets = torch.randint(0, 40, (4, 13))
     targets[0, 5:] = IGNORE
@@ -150,8 +150,9 @@ def test_training_loss_equals_cross_entropy_of_forward(softmax):
     torch.testing.assert_close(got, want, **TIGHT)
 
 
-def test_adaptive_softmax_is_a_normalised_distribution():
-    model = _model(softmax="adaptive", vocab=60)
+@pytest.mark.parametrize("tied", [False, True])
+def test_adaptive_softmax_is_a_normalised_distribution(tied):
+    model = _model(softmax="adaptive", vocab=60, tied=tied)
     with torch.inference_mode():
         logits, _ = model(torch.randint(0, 60, (2, 5)))
     assert logits.shape == (2, 5, 60)
@@ -231,12 +232,14 @@ def test_temperature_as_power_equals_softmax_of_scaled_logs(temperature, top_k, 
     assert float(got.sum()) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_adaptive_model_scores_evaluate_and_round_trip(tmp_path):
+@pytest.mark.parametrize("tied, hidden", [(False, 16), (True, 16), (True, 24)])
+def test_adaptive_model_scores_evaluate_and_round_trip(tmp_path, tied, hidden):
     """An adaptive-softmax model through the whole engine: scores sum to the evaluation, and survive a save."""
     from rnngen.train import train
 
     corpus = tiny_corpus(10)
-    mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=1, dropout=0.0, softmax="adaptive")
+    mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=hidden, layers=1, dropout=0.0,
+                     softmax="adaptive", tied=tied)
     tc = TrainConfig(epochs=2, batch_size=8, bptt=16, sample_every=0, seed=3, patience=0)
     for _ in train(corpus, mc, tc, tmp_path / "ada"):
         pass
@@ -250,15 +253,28 @@ def test_adaptive_model_scores_evaluate_and_round_trip(tmp_path):
     dist = lm.next_word_distribution(["the"])
     assert float(dist.sum()) == pytest.approx(1.0, abs=1e-5)
     lm.save(tmp_path / "copy")
-    again = LanguageModel.load(tmp_path / "copy").score_tokens(corpus.test)
+    copy = LanguageModel.load(tmp_path / "copy")
+    again = copy.score_tokens(corpus.test)
     assert [s.logprob for s in again] == [s.logprob for s in scores]
+    if tied:  # one matrix, in the embedding and the output layer, before and after the save
+        assert copy.module.adaptive.weight is copy.module.encoder.weight
 
 
-def test_adaptive_softmax_refuses_tied_weights():
+def test_tied_adaptive_softmax_shares_the_embedding_and_learns_through_both():
+    model = _model(softmax="adaptive", vocab=60, tied=True).train()
+    assert model.adaptive.weight is model.encoder.weight
+    names = [n for n, _ in model.named_parameters()]
+    assert "adaptive.weight" not in names  # counted once
+    ids, targets = torch.randint(0, 60, (3, 6)), torch.randint(0, 60, (3, 6))
+    targets[0, 0], targets[0, 1] = 1, 59  # one target in the head, one in the last cluster
+    loss, _ = model.loss(ids, targets)
+    loss.backward()
+    assert model.encoder.weight.grad[59].abs().sum() > 0  # the output side reached a tail word's row
+
+
+def test_unknown_softmax_is_refused():
     from rnngen.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="tied embeddings need the full softmax"):
-        ModelConfig(softmax="adaptive", tied=True).validate()
     with pytest.raises(ConfigError, match="unknown softmax"):
         ModelConfig(softmax="hierarchical").validate()
 
@@ -291,3 +307,17 @@ def test_logits_in_vocabulary_blocks_equal_one_product_bit_for_bit(bias):
     b = torch.randn(w.size(0), generator=g) if bias else None
     want = torch.addmm(b, h, w.t()) if bias else h @ w.t()
     assert torch.equal(_logits(h, w, b), want)
+
+
+def test_stream_validation_in_long_chunks_equals_bptt_chunks():
+    """The trainer validates stream mode in EVAL_CHUNK steps: the carried state makes it the same sum."""
+    from rnngen.train import EVAL_CHUNK
+
+    model = _model(vocab=40)
+    g = torch.Generator().manual_seed(4)
+    sentences = [torch.randint(3, 40, (int(n),), generator=g).tolist() for n in torch.randint(3, 30, (60,), generator=g)]
+    with torch.inference_mode():
+        short = evaluate_ids(model, batches("stream", sentences, 1, 2, 4, 7))
+        long = evaluate_ids(model, batches("stream", sentences, 1, 2, 4, EVAL_CHUNK))
+    assert short[1] == long[1]
+    assert short[0] == pytest.approx(long[0], rel=1e-6)

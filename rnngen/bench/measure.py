@@ -63,8 +63,11 @@ def softmax_flops_per_token(config: ModelConfig, vocab_size: int, cluster_share:
     flops = 2.0 * features * (cutoffs[0] + len(cutoffs) - 1)
     shares = cluster_share or [1.0] * (len(cutoffs) - 1)
     for i, share in enumerate(shares):
-        reduced = max(1, int(features // (4.0 ** (i + 1))))
         size = cutoffs[i + 1] - cutoffs[i]
+        if config.tied:  # full-width clusters over the embedding (rnngen.adaptive)
+            flops += share * 2.0 * features * size
+            continue
+        reduced = max(1, int(features // (4.0 ** (i + 1))))
         flops += share * (2.0 * features * reduced + 2.0 * reduced * size)
     return flops
 

@@ -151,7 +151,7 @@ class ConfigForm(VerticalScroll):
         if not problems:
             try:
                 self.values()
-            except ConfigError as exc:  # options that only fail together (e.g. tied with adaptive softmax)
+            except ConfigError as exc:  # options that only fail together
                 problems.append(str(exc))
         if problems != self._problems:
             self._problems = problems
