@@ -30,7 +30,7 @@ def main(path: str) -> None:
         cells = []
         for run in result["training"].values():
             e = run["epochs"][i] if i < len(run["epochs"]) else None
-            cells.append(f"{e['valid_ppl']:.1f} (lr {e['lr']:g}, {e['elapsed_s']:.0f} s)" if e else "")
+            cells.append(f"{e['valid_ppl']:.1f} (lr {e['lr']:.3g}, {e['elapsed_s']:.0f} s)" if e else "")
         print(f"| {i + 1} | " + " | ".join(cells) + " |")
 
 
