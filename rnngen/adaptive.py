@@ -37,34 +37,44 @@ class TiedAdaptiveSoftmax(nn.Module):
         self.bias = nn.Parameter(torch.zeros(vocab_size))
         self.bounds = [*cutoffs, vocab_size]
         self.shortlist = cutoffs[0]
+        self.sizes = [cutoffs[0]] + [hi - lo for lo, hi in zip(self.bounds, self.bounds[1:])]
         self.clusters = nn.Linear(features, len(cutoffs))
+        self.register_buffer("cutoffs", torch.tensor(cutoffs), persistent=False)
 
-    def _head(self, h: torch.Tensor) -> torch.Tensor:
+    def _pieces(self) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """The weight and bias cut into head and cluster blocks.
+
+        One torch.split rather than a slice per block: a slice's backward
+        writes its gradient into a fresh zero-filled (vocabulary x features)
+        matrix, once per block and step; split's backward is one concatenation.
+        """
+        return torch.split(self.weight, self.sizes), torch.split(self.bias, self.sizes)
+
+    def _head(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """log-probabilities of the shortlist words and of each tail cluster, (rows, shortlist + clusters)."""
-        words = F.linear(h, self.weight[: self.shortlist], self.bias[: self.shortlist])
-        return torch.log_softmax(torch.cat([words, self.clusters(h)], dim=1), dim=1)
-
-    def _tail(self, h: torch.Tensor, cluster: int) -> torch.Tensor:
-        lo, hi = self.bounds[cluster], self.bounds[cluster + 1]
-        return torch.log_softmax(F.linear(h, self.weight[lo:hi], self.bias[lo:hi]), dim=1)
+        return torch.log_softmax(torch.cat([F.linear(h, weight, bias), self.clusters(h)], dim=1), dim=1)
 
     def forward(self, h: torch.Tensor, targets: torch.Tensor) -> AdaptiveOutput:
         """log P(target) for each row, computing each tail only for the rows whose target is in it."""
-        head = self._head(h)
-        out = h.new_empty(h.size(0))
-        short = targets < self.shortlist
-        out[short] = head[short].gather(1, targets[short].unsqueeze(1)).squeeze(1)
-        for i in range(len(self.bounds) - 1):
-            rows = ((targets >= self.bounds[i]) & (targets < self.bounds[i + 1])).nonzero().squeeze(1)
+        weights, biases = self._pieces()
+        head = self._head(h, weights[0], biases[0])
+        cluster = torch.bucketize(targets, self.cutoffs, right=True)  # 0 = shortlist, i = tail i
+        in_head = torch.where(cluster == 0, targets, self.shortlist + cluster - 1)
+        out = head.gather(1, in_head.unsqueeze(1)).squeeze(1)
+        for i in range(1, len(self.sizes)):
+            rows = (cluster == i).nonzero().squeeze(1)
             if rows.numel():
-                tail = self._tail(h[rows], i).gather(1, (targets[rows] - self.bounds[i]).unsqueeze(1)).squeeze(1)
-                out[rows] = head[rows, self.shortlist + i] + tail
+                tail = torch.log_softmax(F.linear(h[rows], weights[i], biases[i]), dim=1)
+                picked = tail.gather(1, (targets[rows] - self.bounds[i - 1]).unsqueeze(1)).squeeze(1)
+                out = out.index_add(0, rows, picked)
         return AdaptiveOutput(out, -out.mean())
 
     def log_prob(self, h: torch.Tensor) -> torch.Tensor:
         """The whole distribution, (rows, vocabulary) log-probabilities."""
-        head = self._head(h)
+        weights, biases = self._pieces()
+        head = self._head(h, weights[0], biases[0])
         parts = [head[:, : self.shortlist]]
-        for i in range(len(self.bounds) - 1):
-            parts.append(head[:, self.shortlist + i : self.shortlist + i + 1] + self._tail(h, i))
+        for i in range(1, len(self.sizes)):
+            tail = torch.log_softmax(F.linear(h, weights[i], biases[i]), dim=1)
+            parts.append(head[:, self.shortlist + i - 1 : self.shortlist + i] + tail)
         return torch.cat(parts, dim=1)

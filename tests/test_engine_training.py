@@ -237,3 +237,16 @@ def test_weight_drop_trains_and_saves(tmp_path):
     assert lm.model_config.weight_drop == 0.3 and lm.model_config.embed_drop == 0.1
     assert lm.module.config.weight_drop == 0.3
     assert lm.evaluate(tiny_corpus().valid).perplexity < unigram_perplexity(tiny_corpus(), lm.vocab)
+
+
+def test_dropout_zeroes_the_given_share_and_keeps_the_mean():
+    from rnngen.model import RNNModel
+
+    model = RNNModel(ModelConfig(dropout=0.3, vocab_size=50).validate(), 50).train()
+    torch.manual_seed(0)
+    x = torch.ones(300, 400)
+    y = model._dropout(x)
+    assert float((y == 0).float().mean()) == pytest.approx(0.3, abs=0.01)
+    assert float(y.mean()) == pytest.approx(1.0, abs=0.02)
+    assert torch.unique(y).tolist() == [0.0, pytest.approx(1 / 0.7)]
+    assert model.eval()._dropout(x) is x
