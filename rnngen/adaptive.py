@@ -35,9 +35,10 @@ class TiedAdaptiveSoftmax(nn.Module):
             raise ValueError(f"cutoffs must be increasing and inside (0, {vocab_size}), got {cutoffs}")
         self.weight = weight
         self.bias = nn.Parameter(torch.zeros(vocab_size))
-        self.bounds = [*cutoffs, vocab_size]
+        # first id and size of each block: the shortlist (block 0), then the tail clusters
+        self.starts = [0, *cutoffs]
+        self.sizes = [end - start for start, end in zip(self.starts, [*cutoffs, vocab_size])]
         self.shortlist = cutoffs[0]
-        self.sizes = [cutoffs[0]] + [hi - lo for lo, hi in zip(self.bounds, self.bounds[1:])]
         self.clusters = nn.Linear(features, len(cutoffs))
         self.register_buffer("cutoffs", torch.tensor(cutoffs), persistent=False)
 
@@ -65,7 +66,7 @@ class TiedAdaptiveSoftmax(nn.Module):
             rows = (cluster == i).nonzero().squeeze(1)
             if rows.numel():
                 tail = torch.log_softmax(F.linear(h[rows], weights[i], biases[i]), dim=1)
-                picked = tail.gather(1, (targets[rows] - self.bounds[i - 1]).unsqueeze(1)).squeeze(1)
+                picked = tail.gather(1, (targets[rows] - self.starts[i]).unsqueeze(1)).squeeze(1)
                 out = out.index_add(0, rows, picked)
         return AdaptiveOutput(out, -out.mean())
 

@@ -8,8 +8,9 @@ place and turns it into the logit gradient during the forward pass, so only
 the small gradients of the hidden states, weight and bias are kept for the
 backward pass, and the big buffer is freed before the recurrent layers'
 backward runs. The logits live in one scratch buffer reused from step to
-step (`_buffer`). Very large batches are processed in row chunks to bound memory. Same maths; the results agree
-with the plain path to float32 rounding (tests/test_perf_equivalence.py).
+step (`_buffer`); very large batches go in row chunks to bound memory.
+Same maths; the results agree with the plain path to float32 rounding
+(tests/test_perf_equivalence.py).
 """
 
 from __future__ import annotations

@@ -193,11 +193,10 @@ class RNNModel(nn.Module):
             if self.adaptive is not None:
                 # the module's forward gives log P(target), computing only the tail clusters it needs
                 pieces.append(self.adaptive(f, t.clamp(min=0)).output)
-            else:
-                if f.dtype == self.decoder.weight.dtype:
-                    pieces.append(linear_target_logprobs(f, self.decoder.weight, self.decoder.bias, t))
-                else:  # under autocast
-                    pieces.append(picked_logprobs(self.decoder(f), t))
+            elif f.dtype == self.decoder.weight.dtype:
+                pieces.append(linear_target_logprobs(f, self.decoder.weight, self.decoder.bias, t))
+            else:  # under autocast
+                pieces.append(picked_logprobs(self.decoder(f), t))
         return torch.cat(pieces) if pieces else features.new_zeros(0)
 
     def loss(self, ids: torch.Tensor, targets: torch.Tensor, hidden: Hidden | None = None,

@@ -107,7 +107,6 @@ class Trainer:
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
         self.lr = train_config.learning_rate
-        self.base_lr = self.lr
         # The fused output layer + cross-entropy (rnngen.loss); `fused=False` is the plain PyTorch path.
         self.fused = True
         # bf16 autocast, for CUDA only; off by default so results do not depend on the device's precision.
@@ -216,7 +215,7 @@ class Trainer:
         """Set the decaying learning rate for the next batch: by time when there is a deadline, else by batches."""
         by_batches = ((self.epoch - 1) * per_epoch + n) / (self.config.epochs * per_epoch)
         by_time = (time.perf_counter() - start) / (deadline - start) if math.isfinite(deadline) else 0.0
-        self.lr = scheduled_lr(self.base_lr, self.config.schedule, max(by_batches, by_time))
+        self.lr = scheduled_lr(self.config.learning_rate, self.config.schedule, max(by_batches, by_time))
         set_lr(self.optimizer, self.lr)
 
     @staticmethod
@@ -235,7 +234,7 @@ class Trainer:
     def _end_epoch(self, train_loss: float, start: float) -> Iterator[Event]:
         cfg, vocab = self.config, self.lm.vocab
         # Evaluation carries the state across chunks and has no gradient to truncate, so longer chunks give
-        # the same numbers with fewer, larger products (stream mode's validation took 1/6 of a short run).
+        # the same numbers with fewer, larger products (validation counts against a --max-minutes budget).
         bptt = max(cfg.bptt, EVAL_CHUNK) if cfg.mode == "stream" else 10_000
         nll, count = evaluate_ids(self.lm.module, batches(cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id,
                                                           cfg.batch_size, bptt))
