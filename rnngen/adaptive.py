@@ -53,7 +53,8 @@ class TiedAdaptiveSoftmax(nn.Module):
 
     def _head(self, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """log-probabilities of the shortlist words and of each tail cluster, (rows, shortlist + clusters)."""
-        return torch.log_softmax(torch.cat([F.linear(h, weight, bias), self.clusters(h)], dim=1), dim=1)
+        # float(): under bf16 autocast the products are bfloat16, the normalisation stays float32
+        return torch.log_softmax(torch.cat([F.linear(h, weight, bias), self.clusters(h)], dim=1).float(), dim=1)
 
     def forward(self, h: torch.Tensor, targets: torch.Tensor) -> AdaptiveOutput:
         """log P(target) for each row, computing each tail only for the rows whose target is in it."""
@@ -65,7 +66,7 @@ class TiedAdaptiveSoftmax(nn.Module):
         for i in range(1, len(self.sizes)):
             rows = (cluster == i).nonzero().squeeze(1)
             if rows.numel():
-                tail = torch.log_softmax(F.linear(h[rows], weights[i], biases[i]), dim=1)
+                tail = torch.log_softmax(F.linear(h[rows], weights[i], biases[i]).float(), dim=1)
                 picked = tail.gather(1, (targets[rows] - self.starts[i]).unsqueeze(1)).squeeze(1)
                 out = out.index_add(0, rows, picked)
         return AdaptiveOutput(out, -out.mean())
@@ -76,6 +77,6 @@ class TiedAdaptiveSoftmax(nn.Module):
         head = self._head(h, weights[0], biases[0])
         parts = [head[:, : self.shortlist]]
         for i in range(1, len(self.sizes)):
-            tail = torch.log_softmax(F.linear(h, weights[i], biases[i]), dim=1)
+            tail = torch.log_softmax(F.linear(h, weights[i], biases[i]).float(), dim=1)
             parts.append(head[:, self.shortlist + i - 1 : self.shortlist + i] + tail)
         return torch.cat(parts, dim=1)

@@ -16,6 +16,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 TRAIN_MODES = ("sentences", "stream")
 SOFTMAXES = ("full", "adaptive")
 SCHEDULES = ("plateau", "linear", "cosine")
+PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -28,9 +29,10 @@ class ModelConfig:
     emb: int = field(default=200, metadata={"help": "word embedding size"})
     hidden: int = field(default=200, metadata={"help": "hidden units per layer"})
     layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
-    dropout: float = field(default=0.2, metadata={"help": "dropout between layers (0-1)"})
+    dropout: float = field(default=0.2, metadata={"help": "dropout on the embeddings, between layers and on the output (0-1)"})
     weight_drop: float = field(default=0.0, metadata={"help": "DropConnect on the recurrent weights while training (AWD-LSTM; 0-1)"})
     embed_drop: float = field(default=0.0, metadata={"help": "drop whole words from the embedding while training (0-1)"})
+    locked_dropout: bool = field(default=False, metadata={"help": "one dropout mask per sequence for all its time steps (variational dropout)"})
     tied: bool = field(default=False, metadata={"help": "share input and output embeddings"})
     softmax: str = field(default="full", metadata={"help": "output layer: full, or adaptive (faster for large vocabularies; still exact)"})
 
@@ -61,12 +63,15 @@ class TrainConfig:
     bptt: int = field(default=35, metadata={"help": "truncated back-propagation length in tokens"})
     batch_size: int = field(default=20, metadata={"help": "sequences per batch"})
     mode: str = field(default="sentences", metadata={"help": "sentences: each sentence from a fresh state (scores match training); stream: contiguous text"})
+    shift_cuts: bool = field(default=False, metadata={"help": "stream mode: cut the text at a different random place each epoch"})
     patience: int = field(default=3, metadata={"help": "stop after this many epochs without validation improvement"})
     schedule: str = field(default="plateau", metadata={"help": "learning rate: plateau (divide by --anneal when validation stalls), or linear/cosine decay to 0 over the run (--epochs, or --max-minutes when set)"})
+    average: float = field(default=0.0, metadata={"help": "average the weights over this last share of the run and keep the average (Polyak averaging; 0 = off)"})
     anneal: float = field(default=4.0, metadata={"help": "divide the learning rate by this when validation stalls"})
     weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty (adamw: decoupled)"})
     seed: int = field(default=1234, metadata={"help": "random seed: same seed, same model"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    precision: str = field(default="fp32", metadata={"help": "fp32, or bf16: bfloat16 matrix products with float32 weights (fast on GPUs and on CPUs with AVX512-BF16 or AMX)"})
     sample_every: int = field(default=200, metadata={"help": "emit a sample sentence every N batches (0 = never)"})
     log_every: int = field(default=10, metadata={"help": "emit progress every N batches"})
 
@@ -77,6 +82,8 @@ class TrainConfig:
             raise ConfigError(f"unknown training mode {self.mode!r}: choose one of {', '.join(TRAIN_MODES)}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}: choose one of {', '.join(DEVICES)}")
         _positive("epochs", self.epochs)
@@ -86,6 +93,8 @@ class TrainConfig:
         for name in ("max_minutes", "lr", "clip", "weight_decay", "sample_every", "patience"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if not 0.0 <= self.average <= 1.0:
+            raise ConfigError(f"average must be in [0, 1], got {self.average}")
         if self.anneal < 1:
             raise ConfigError(f"anneal must be at least 1, got {self.anneal}")
         return self

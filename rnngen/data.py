@@ -88,12 +88,15 @@ def stream_tensor(sentences: Sequence[Sequence[int]], bos: int, eos: int) -> tor
     return torch.tensor(flat, dtype=torch.long)
 
 
-def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch_size: int, bptt: int) -> Iterator[Batch]:
+def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch_size: int, bptt: int,
+                   offset: int = 0) -> Iterator[Batch]:
     """The PyTorch word_language_model layout: `batch_size` parallel streams cut every `bptt`.
 
     The state carries across chunks and sentences; targets equal to `<s>` are
-    masked because the start of a sentence is given, not predicted.
+    masked because the start of a sentence is given, not predicted. A first
+    window of `offset` tokens (modulo `bptt`) moves every later cut by that much.
     """
+    offset %= bptt
     data = stream_tensor(sentences, bos, eos)
     columns = (data.numel() - 1) // batch_size
     if columns < 1:
@@ -101,23 +104,31 @@ def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch
     x = data[: columns * batch_size].view(batch_size, columns)
     y = data[1 : columns * batch_size + 1].view(batch_size, columns).clone()
     y[y == bos] = IGNORE
-    for start in range(0, columns, bptt):
-        yield Batch(x[:, start : start + bptt], y[:, start : start + bptt], reset=start == 0)
+    starts = ([0] if 0 < offset < columns else []) + list(range(offset if offset < columns else 0, columns, bptt))
+    for start, end in zip(starts, starts[1:] + [columns]):
+        yield Batch(x[:, start:end], y[:, start:end], reset=start == 0)
 
 
-def count_stream_batches(sentences: Sequence[Sequence[int]], batch_size: int, bptt: int) -> int:
+def count_stream_batches(sentences: Sequence[Sequence[int]], batch_size: int, bptt: int, offset: int = 0) -> int:
     total = sum(len(s) + 2 for s in sentences)
     columns = (total - 1) // batch_size
-    return -(-columns // bptt) if columns > 0 else 0
+    if columns < 1:
+        return 0
+    offset %= bptt
+    if 0 < offset < columns:
+        return 1 + -(-(columns - offset) // bptt)
+    return -(-columns // bptt)
 
 
-def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int, rng=None) -> Iterator[Batch]:
+def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int, rng=None,
+            offset: int = 0) -> Iterator[Batch]:
+    """Batches for either layout: `rng` shuffles sentences; `offset` moves the stream's cuts."""
     if mode == "stream":
-        return stream_batches(sentences, bos, eos, batch_size, bptt)
+        return stream_batches(sentences, bos, eos, batch_size, bptt, offset)
     return sentence_batches(sentences, bos, eos, batch_size, bptt, rng)
 
 
-def count_batches(mode: str, sentences, batch_size: int, bptt: int) -> int:
+def count_batches(mode: str, sentences, batch_size: int, bptt: int, offset: int = 0) -> int:
     if mode == "stream":
-        return count_stream_batches(sentences, batch_size, bptt)
+        return count_stream_batches(sentences, batch_size, bptt, offset)
     return count_sentence_batches(sentences, batch_size, bptt)

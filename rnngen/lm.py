@@ -14,6 +14,10 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from rnngen import checkpoint
+from rnngen.cache import THETAS as CACHE_THETAS
+from rnngen.cache import CacheSettings, RunningText, running_text
+from rnngen.cache import nll as cache_nll
+from rnngen.cache import tune as tune_cache
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from rnngen.data import batches
 from rnngen.errors import CheckpointError, InputError
@@ -138,17 +142,37 @@ class LanguageModel:
     def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = 4096) -> list[SentenceScore]:
         return score_tokens(self.module, self.vocab, tokenized, None, max_tokens)
 
-    def evaluate(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> Evaluation:
-        """Perplexity over tokenized sentences, in the layout the model was trained with."""
+    def evaluate(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
+                 cache: CacheSettings | None = None) -> Evaluation:
+        """Perplexity over tokenized sentences, in the layout the model was trained with.
+
+        With a `cache` the text is read as one running document and the model
+        is mixed with a cache of its recent states (`rnngen.cache`).
+        """
         ids = [self.vocab.encode(s) for s in sentences if s]
         if not ids:
             raise InputError("nothing to evaluate: the text has no sentences")
         mode = self.train_config.mode
         bptt = max(self.train_config.bptt, 2) if mode == "stream" else 10_000
-        nll, count = evaluate_ids(self.module, batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
-                                                       batch_size if mode == "sentences" else 10, bptt))
+        if cache is not None:
+            cache = cache.validate()
+            nll, count = cache_nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
+        else:
+            nll, count = evaluate_ids(self.module, batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
+                                                           batch_size if mode == "sentences" else 10, bptt))
         oov = sum(i == self.vocab.unk_id for s in ids for i in s)
         return Evaluation(count, oov, len(ids), nll)
+
+    def tune_cache(self, sentences: Sequence[Sequence[str]], size: int) -> tuple[CacheSettings, float]:
+        """The cache's theta and weight that fit held-out `sentences` best, and the perplexity they give there."""
+        ids = [self.vocab.encode(s) for s in sentences if s]
+        if not ids:
+            raise InputError("nothing to tune the cache on: the text has no sentences")
+        return tune_cache(self._running_text(ids, CacheSettings(size=size).validate().size, CACHE_THETAS))
+
+    def _running_text(self, ids: list[list[int]], size: int, thetas: Sequence[float]) -> RunningText:
+        return running_text(self.module, ids, self.vocab.bos_id, self.vocab.eos_id, size, thetas,
+                            fresh_sentences=self.train_config.mode == "sentences")
 
     # -- generation -----------------------------------------------------------
     def next_word_distribution(self, context: Sequence[str]) -> torch.Tensor:

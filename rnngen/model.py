@@ -14,6 +14,8 @@ from rnngen.loss import linear_cross_entropy, linear_target_logprobs, picked_log
 CELL_STEPS_MAX = 4
 _CELLS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn_tanh": torch.rnn_tanh_cell,
           "rnn_relu": torch.rnn_relu_cell}
+# The whole-sequence kernels nn.LSTM/GRU/RNN call, here one layer at a time (see `_layer_steps`).
+_LAYERS = {"lstm": torch.lstm, "gru": torch.gru, "rnn_tanh": torch.rnn_tanh, "rnn_relu": torch.rnn_relu}
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -38,14 +40,14 @@ class RNNModel(nn.Module):
         self.config = config
         self.vocab_size = vocab_size
         self.encoder = nn.Embedding(vocab_size, config.emb)
-        rnn_dropout = config.dropout if config.layers > 1 else 0.0
+        # no dropout inside the module: `_layer_steps` applies rnngen's own between layers
         if config.rnn_type in ("rnn_tanh", "rnn_relu"):
             nonlinearity = config.rnn_type.split("_")[1]
             self.rnn = nn.RNN(config.emb, config.hidden, config.layers, nonlinearity=nonlinearity,
-                              dropout=rnn_dropout, batch_first=True)
+                              batch_first=True)
         else:
             cell = nn.LSTM if config.rnn_type == "lstm" else nn.GRU
-            self.rnn = cell(config.emb, config.hidden, config.layers, dropout=rnn_dropout, batch_first=True)
+            self.rnn = cell(config.emb, config.hidden, config.layers, batch_first=True)
         out_size = config.hidden
         self.project: nn.Module | None = None
         if config.tied and config.hidden != config.emb:
@@ -89,8 +91,8 @@ class RNNModel(nn.Module):
         emb = self._dropout(self._embed(ids))
         if self.use_cells(ids):
             output, hidden = self._cell_steps(emb, hidden)
-        elif self.training and self.config.weight_drop > 0:
-            output, hidden = torch.func.functional_call(self.rnn, self._dropped_recurrent_weights(), (emb, hidden))
+        elif self.training:
+            output, hidden = self._layer_steps(emb, hidden)
         else:
             output, hidden = self.rnn(emb, hidden)
         output = self._dropout(output)
@@ -102,13 +104,18 @@ class RNNModel(nn.Module):
         """Inverted dropout, as nn.Dropout, with the mask drawn by torch.rand.
 
         The same distribution; on the CPU, nn.Dropout's bernoulli_ took 1.4 ms
-        for a 20 x 35 x 200 batch against 0.4 ms for this, and a step makes
-        two such masks (measured: 11% of a tied-adaptive training step).
+        for a 20 x 35 x 200 batch against 0.4 ms for this (measured: 11% of a
+        tied-adaptive training step). With `locked_dropout` one mask per
+        sequence is shared by all its time steps (variational dropout, Gal &
+        Ghahramani 2016), so a unit is either present for a whole BPTT window
+        or absent from it, instead of flickering from word to word.
         """
         p = self.config.dropout
         if not (self.training and p > 0):
             return x
-        return x * (torch.rand_like(x) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
+        shape = (x.size(0), 1, x.size(2)) if self.config.locked_dropout and x.dim() == 3 else x.shape
+        keep = (torch.rand(shape, device=x.device, dtype=x.dtype) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
+        return x * keep
 
     def _embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Embeddings, with whole words dropped while training (Gal & Ghahramani 2016).
@@ -124,17 +131,35 @@ class RNNModel(nn.Module):
         keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(1 - p)
         return nn.functional.embedding(ids, weight * keep / (1 - p))
 
-    def _dropped_recurrent_weights(self) -> dict[str, torch.Tensor]:
-        """The hidden-to-hidden matrices with DropConnect (Merity et al. 2018, AWD-LSTM).
+    def _layer_steps(self, emb: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+        """Training: the layers one at a time, with rnngen's dropout between them.
 
-        One mask per batch on the recurrent weights regularises the memory
-        itself, which dropout on the activations between layers does not
-        reach. Passed to nn.LSTM/GRU/RNN through torch.func.functional_call,
-        which the module supports, so the fast fused kernels still run.
+        The same kernel nn.LSTM/GRU/RNN runs (torch.lstm, ...) on one layer's
+        weights, so the outputs are bit-equal to the module's without dropout
+        (tested). Calling it per layer lets the dropout between layers be
+        `_dropout` (faster masks, optionally locked) rather than the module's
+        own, and lets the recurrent matrices take DropConnect (Merity et al.
+        2018, AWD-LSTM): one mask per batch on the hidden-to-hidden weights
+        regularises the memory itself, which dropout on activations does not reach.
         """
-        p = self.config.weight_drop
-        return {f"weight_hh_l{layer}": nn.functional.dropout(getattr(self.rnn, f"weight_hh_l{layer}"), p)
-                for layer in range(self.config.layers)}
+        run, rnn, lstm = _LAYERS[self.config.rnn_type], self.rnn, self.config.rnn_type == "lstm"
+        x, states = emb, []
+        for layer in range(self.config.layers):
+            weights = [getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            if self.config.weight_drop > 0:
+                weights[1] = nn.functional.dropout(weights[1], self.config.weight_drop)
+            if lstm:
+                x, h, c = run(x, (hidden[0][layer : layer + 1], hidden[1][layer : layer + 1]), weights,
+                              True, 1, 0.0, True, False, True)
+                states.append((h, c))
+            else:
+                x, h = run(x, hidden[layer : layer + 1], weights, True, 1, 0.0, True, False, True)
+                states.append(h)
+            if layer < self.config.layers - 1:
+                x = self._dropout(x)
+        if lstm:
+            return x, (torch.cat([h for h, _ in states]), torch.cat([c for _, c in states]))
+        return x, torch.cat(states)
 
     def use_cells(self, ids: torch.Tensor) -> bool:
         """Whether `features` takes the cell-by-cell path: CPU inference on a few time steps."""

@@ -24,7 +24,7 @@ from rnngen.errors import ConfigError, CorpusError
 from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Sample, Started
 from rnngen.generate import SamplingSettings, generate
 from rnngen.lm import LanguageModel
-from rnngen.model import Hidden, detach, select_device
+from rnngen.model import Hidden, RNNModel, detach, select_device
 from rnngen.score import evaluate_ids
 from rnngen import checkpoint
 from rnngen.vocab import Vocabulary
@@ -109,10 +109,12 @@ class Trainer:
         self.lr = train_config.learning_rate
         # The fused output layer + cross-entropy (rnngen.loss); `fused=False` is the plain PyTorch path.
         self.fused = True
-        # bf16 autocast, for CUDA only; off by default so results do not depend on the device's precision.
-        self.amp = False
+        # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
+        self.amp = train_config.precision == "bf16"
         self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, self.lr)
         self.epoch, self.best, self.stale = 1, math.inf, 0
+        # the running mean of the weights over the run's last `average` share (None until it starts)
+        self.averaged: torch.optim.swa_utils.AveragedModel | None = None
         self.history: list[dict] = []
         if state is not None:
             self._restore(state)
@@ -147,7 +149,7 @@ class Trainer:
         reason, epochs_run = "epochs", 0
         first_epoch = self.epoch
         while self.epoch <= cfg.epochs:
-            outcome = yield from self._epoch(per_epoch, start, deadline, first_epoch)
+            outcome = yield from self._epoch(start, deadline, first_epoch)
             epochs_run += 1
             train_loss = outcome
             yield from self._end_epoch(train_loss, start)
@@ -163,7 +165,7 @@ class Trainer:
             self.epoch += 1
         yield Finished(reason, epochs_run, self.best, self.out, time.perf_counter() - start)
 
-    def _epoch(self, per_epoch: int, start: float, deadline: float, first_epoch: int):
+    def _epoch(self, start: float, deadline: float, first_epoch: int):
         cfg, module, vocab = self.config, self.lm.module, self.lm.vocab
         module.train()
         # float64 like the Python float it replaces (MPS has no float64)
@@ -171,11 +173,14 @@ class Trainer:
         hidden, loss_sum, total_tokens = None, torch.zeros((), dtype=acc, device=self.device), 0
         window_tokens, window_start = 0, time.perf_counter()
         tps = 0.0
-        data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng)
+        # Shifted cuts: a word is not the first of its window every epoch, where it has the shortest context.
+        offset = self.rng.randrange(cfg.bptt) if cfg.shift_cuts and cfg.mode == "stream" else 0
+        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, offset)
+        data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng,
+                       offset)
         for n, batch in enumerate(data, 1):
             loss, hidden = self.step(batch, hidden)
-            if cfg.schedule != "plateau":
-                self._follow_schedule(n, per_epoch, start, deadline)
+            self._follow_run(n, per_epoch, start, deadline)
             tokens = batch.num_tokens
             # Summed as a tensor and read only when reported, so a GPU is not synced every batch.
             loss_sum = loss_sum + loss.to(acc) * tokens
@@ -211,12 +216,40 @@ class Trainer:
         self.optimizer.step()
         return loss.detach().float(), hidden
 
-    def _follow_schedule(self, n: int, per_epoch: int, start: float, deadline: float) -> None:
-        """Set the decaying learning rate for the next batch: by time when there is a deadline, else by batches."""
+    def _follow_run(self, n: int, per_epoch: int, start: float, deadline: float) -> None:
+        """What depends on how far the run is: a decaying learning rate, and the weight average's window."""
+        cfg = self.config
+        if cfg.schedule == "plateau" and not cfg.average:
+            return
+        progress = self._progress(n, per_epoch, start, deadline)
+        if cfg.schedule != "plateau":
+            self.lr = scheduled_lr(cfg.learning_rate, cfg.schedule, progress)
+            set_lr(self.optimizer, self.lr)
+        if cfg.average and progress >= 1.0 - cfg.average:
+            self._update_average()
+
+    def _progress(self, n: int, per_epoch: int, start: float, deadline: float) -> float:
+        """How far through the run this batch is (0-1): by batches, or by the clock when that is further."""
         by_batches = ((self.epoch - 1) * per_epoch + n) / (self.config.epochs * per_epoch)
         by_time = (time.perf_counter() - start) / (deadline - start) if math.isfinite(deadline) else 0.0
-        self.lr = scheduled_lr(self.config.learning_rate, self.config.schedule, max(by_batches, by_time))
-        set_lr(self.optimizer, self.lr)
+        return max(by_batches, by_time)
+
+    def _update_average(self) -> None:
+        """Fold the current weights into the running mean (Polyak & Juditsky 1992; the "A" of AWD-LSTM's NT-ASGD).
+
+        SGD's iterates bounce around a minimum; their mean sits nearer its
+        centre than any one of them. Validation and the saved model use the mean.
+        """
+        from torch.optim.swa_utils import AveragedModel
+
+        if self.averaged is None:
+            self.averaged = AveragedModel(self.lm.module, use_buffers=False)
+        self.averaged.update_parameters(self.lm.module)
+
+    @property
+    def evaluated(self) -> RNNModel:
+        """The weights validation judges and a checkpoint keeps: the running average once it has begun."""
+        return self.averaged.module if self.averaged is not None else self.lm.module
 
     @staticmethod
     def _checked(loss_sum: torch.Tensor) -> float:
@@ -236,7 +269,7 @@ class Trainer:
         # Evaluation carries the state across chunks and has no gradient to truncate, so longer chunks give
         # the same numbers with fewer, larger products (validation counts against a --max-minutes budget).
         bptt = max(cfg.bptt, EVAL_CHUNK) if cfg.mode == "stream" else 10_000
-        nll, count = evaluate_ids(self.lm.module, batches(cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id,
+        nll, count = evaluate_ids(self.evaluated, batches(cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id,
                                                           cfg.batch_size, bptt))
         valid_loss = nll / max(count, 1)
         ppl = math.exp(min(valid_loss, 700))
@@ -259,7 +292,11 @@ class Trainer:
         self.lm.history = self._history_dict()
         state = {"optimizer": self.optimizer.state_dict(), "lr": self.lr, "epoch": self.epoch, "best": self.best,
                  "stale": self.stale}
-        self.lm.save(self.out, trainer_state=state)
+        live, self.lm.module = self.lm.module, self.evaluated
+        try:
+            self.lm.save(self.out, trainer_state=state)
+        finally:
+            self.lm.module = live
         return Checkpointed(self.out, self.epoch, ppl)
 
     def _save_history(self) -> None:

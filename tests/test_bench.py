@@ -91,11 +91,17 @@ def test_budget_runs_report_perplexities(result):
         assert run["stopped_by"] in ("time", "epochs")
         assert 1.0 < run["valid_ppl"] < math.inf and 1.0 < run["test_ppl"] < math.inf
         assert "lm" not in run
+        cache = run["cache"]  # its theta and weight tuned on valid
+        assert cache["size"] == 2000 and 0.0 <= cache["weight"] < 1.0
+        assert 1.0 < cache["valid_ppl"] < math.inf and 1.0 < cache["test_ppl"] < math.inf
 
 
 def test_targets_are_computed_from_the_same_run(result):
     targets = {t["target"]: t for t in result["targets"]}
-    assert len(targets) == 9
+    assert len(targets) == 10
+    both = targets["best + cache / reference + cache test ppl"]["value"]
+    assert both == pytest.approx(result["training"]["best"]["cache"]["test_ppl"]
+                                 / result["training"]["reference"]["cache"]["test_ppl"])
     assert all(isinstance(t["met"], bool) for t in targets.values())
     fraction = targets["reference training, fraction of matmul roofline"]["value"]
     expected = result["throughput"]["rnngen_tokens_per_s"] * result["flops"]["reference"]["train"] / 1e9
@@ -116,7 +122,7 @@ def test_result_round_trips_through_json(result, tmp_path):
 def test_report_rows_and_plain_text(result):
     table = rows(result)
     assert ("machine", "matmul roofline (fp32 torch.mm)", f"{result['roofline']['gflops']:,.1f} GFLOP/s") in table
-    assert len(target_rows(result)) == 9
+    assert len(target_rows(result)) == 10
     text = plain_text(result)
     assert "[targets]" in text and "Kneser-Ney 3-gram: test ppl" in text
 

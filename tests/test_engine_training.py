@@ -89,6 +89,28 @@ def test_stream_mode_trains_and_evaluates(tmp_path):
     assert isinstance(events[-1], Finished)
 
 
+def test_shifted_cuts_and_bf16_train_and_save_float32_weights(tmp_path):
+    corpus = tiny_corpus()
+    mc = replace(SMALL, softmax="adaptive", tied=True, emb=32, layers=2, dropout=0.2, locked_dropout=True)
+    tc = TrainConfig(epochs=3, batch_size=4, bptt=10, sample_every=0, seed=3, mode="stream", patience=0,
+                     shift_cuts=True, precision="bf16", optimizer="sgd")
+    events = run(corpus, tmp_path / "s", mc=mc, tc=tc)
+    for epoch in (1, 2, 3):  # each epoch is cut elsewhere, and its progress counts that epoch's batches
+        last = [e for e in events if isinstance(e, BatchDone) and e.epoch == epoch][-1]
+        assert last.batch == last.batches
+    lm = LanguageModel.load(tmp_path / "s")
+    assert lm.train_config.precision == "bf16" and lm.model_config.locked_dropout
+    assert all(p.dtype == torch.float32 for p in lm.module.parameters())
+    assert lm.evaluate(corpus.valid).perplexity < unigram_perplexity(corpus, lm.vocab)
+
+
+def test_unknown_precision_is_a_config_error():
+    from rnngen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'"):
+        TrainConfig(precision="fp8").validate()
+
+
 def test_stop_request_leaves_a_loadable_checkpoint(tmp_path):
     stop = threading.Event()
     events = []
@@ -250,3 +272,83 @@ def test_dropout_zeroes_the_given_share_and_keeps_the_mean():
     assert float(y.mean()) == pytest.approx(1.0, abs=0.02)
     assert torch.unique(y).tolist() == [0.0, pytest.approx(1 / 0.7)]
     assert model.eval()._dropout(x) is x
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_training_path_layer_by_layer_equals_the_module(rnn_type):
+    """Without dropout, the per-layer training kernels give nn.LSTM/GRU/RNN's outputs and state bit for bit."""
+    from rnngen.model import RNNModel
+
+    model = RNNModel(ModelConfig(rnn_type=rnn_type, vocab_size=40, emb=8, hidden=8, layers=3,
+                                 dropout=0.0).validate(), 40)
+    ids = torch.randint(0, 40, (3, 9))
+    hidden = model.init_hidden(3)
+    emb = model.encoder(ids)
+    expected_out, expected_state = model.rnn(emb, hidden)
+    out, state = model.train()._layer_steps(emb, hidden)
+    assert torch.equal(out, expected_out)
+    for got, want in zip(state if isinstance(state, tuple) else (state,),
+                         expected_state if isinstance(expected_state, tuple) else (expected_state,)):
+        assert torch.equal(got, want)
+
+
+def test_locked_dropout_shares_one_mask_across_time():
+    from rnngen.model import RNNModel
+
+    model = RNNModel(ModelConfig(dropout=0.4, locked_dropout=True, vocab_size=50).validate(), 50).train()
+    torch.manual_seed(0)
+    y = model._dropout(torch.ones(64, 35, 200))
+    zero = y == 0
+    assert torch.equal(zero, zero[:, :1].expand_as(zero))  # a unit is dropped for the whole sequence
+    assert float(zero[:, 0].float().mean()) == pytest.approx(0.4, abs=0.02)
+    assert torch.unique(y).tolist() == [0.0, pytest.approx(1 / 0.6)]
+    assert model.eval()._dropout(y) is y
+
+
+def test_dropout_between_layers_acts_in_training_only():
+    plain, regular = _pair(dropout=0.5, locked_dropout=True)
+    ids = torch.randint(0, 30, (3, 7))
+    plain.eval(), regular.eval()
+    assert torch.equal(plain(ids)[0], regular(ids)[0])
+    regular.train()
+    hidden = regular.init_hidden(3)
+    emb = regular.encoder(ids)
+    torch.manual_seed(3)
+    out, _ = regular._layer_steps(emb, hidden)
+    assert not torch.allclose(out, regular.rnn(emb, hidden)[0])
+
+
+def test_weight_average_is_the_mean_of_the_iterates_and_is_what_gets_saved(tmp_path):
+    from rnngen.train import Trainer
+
+    tc = TrainConfig(epochs=1, batch_size=4, bptt=10, sample_every=0, seed=3, mode="stream", patience=0,
+                     optimizer="sgd", average=1.0)
+    trainer = Trainer(tiny_corpus(), SMALL, tc, tmp_path / "m")
+    iterates, update = [], trainer._update_average
+
+    def spy() -> None:
+        iterates.append([p.detach().clone() for p in trainer.lm.module.parameters()])
+        update()
+
+    trainer._update_average = spy
+    events = list(trainer.run())
+    assert len(iterates) == [e for e in events if isinstance(e, BatchDone)][-1].batches > 1
+    saved = LanguageModel.load(tmp_path / "m").module
+    for got, steps in zip(saved.parameters(), zip(*iterates)):
+        torch.testing.assert_close(got, torch.stack(steps).mean(0))
+    live = dict(trainer.lm.module.named_parameters())
+    assert not torch.allclose(live["rnn.weight_hh_l0"], dict(saved.named_parameters())["rnn.weight_hh_l0"])
+
+
+def test_average_starts_in_the_last_share_of_the_run(tmp_path):
+    from rnngen.train import Trainer
+
+    tc = TrainConfig(epochs=4, batch_size=4, bptt=10, sample_every=0, seed=3, mode="stream", patience=0,
+                     optimizer="sgd", schedule="linear", average=0.5)
+    trainer = Trainer(tiny_corpus(), SMALL, tc, tmp_path / "m")
+    seen = []
+    update = trainer._update_average
+    trainer._update_average = lambda: (seen.append(trainer.epoch), update())
+    list(trainer.run())
+    # the second half: from the weights after the last batch of epoch 2 (exactly half way) through epoch 4
+    assert seen.count(2) == 1 and set(seen) == {2, 3, 4}

@@ -76,6 +76,23 @@ def test_stream_batches_mask_sentence_starts():
     assert targets == [5, 6, 2, IGNORE, 7, 2]
 
 
+@pytest.mark.parametrize("offset", range(8))
+def test_shifted_stream_cuts_cover_the_same_text(offset):
+    from rnngen.data import count_stream_batches
+
+    sentences = [[5, 6, 7], [8], [9, 10, 11, 12], [13, 14]] * 3
+    plain = list(stream_batches(sentences, 1, 2, batch_size=2, bptt=3))
+    shifted = list(stream_batches(sentences, 1, 2, batch_size=2, bptt=3, offset=offset))
+    for field in ("inputs", "targets"):
+        assert torch.equal(torch.cat([getattr(c, field) for c in plain], 1),
+                           torch.cat([getattr(c, field) for c in shifted], 1))
+    assert len(shifted) == count_stream_batches(sentences, 2, 3, offset)
+    assert [c.reset for c in shifted] == [True] + [False] * (len(shifted) - 1)
+    assert all(c.inputs.size(1) <= 3 for c in shifted)
+    if 0 < offset < 3:
+        assert shifted[0].inputs.size(1) == offset
+
+
 def test_sampling_filters():
     p = torch.tensor([0.5, 0.3, 0.15, 0.05])
     assert filtered_distribution(p, 0, 0, 1.0).tolist() == [1.0, 0.0, 0.0, 0.0]

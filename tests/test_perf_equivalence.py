@@ -321,3 +321,4 @@ def test_stream_validation_in_long_chunks_equals_bptt_chunks():
         long = evaluate_ids(model, batches("stream", sentences, 1, 2, 4, EVAL_CHUNK))
     assert short[1] == long[1]
     assert short[0] == pytest.approx(long[0], rel=1e-6)
+

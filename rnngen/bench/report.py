@@ -37,6 +37,11 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
         out.append((f"{run['minutes']:g} min budget", f"{run['name']}: valid / test ppl",
                     f"{_num(run['valid_ppl'])} / {_num(run['test_ppl'])}  ({epochs} epoch{'s' * (epochs != 1)}, "
                     f"{_num(run['median_tokens_per_s'] or None, 0)} tok/s)"))
+    for run in (ref, best):
+        if "cache" in run:
+            c = run["cache"]
+            out.append((f"{run['minutes']:g} min budget", f"{run['name']}: test ppl with a {c['size']:,}-position cache",
+                        f"{_num(c['test_ppl'])}  (theta {c['theta']:g}, weight {c['weight']:g}, tuned on valid)"))
     out += [
         ("n-gram", f"Kneser-Ney {kn['order']}-gram: test ppl", _num(kn["test_ppl"])),
         ("n-gram", "Kneser-Ney scoring", f"{_num(kn['tokens_per_s'], 0)} tok/s"),

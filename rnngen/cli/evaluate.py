@@ -17,6 +17,16 @@ def register(sub) -> None:
     p.add_argument("text", metavar="FILE", help="a text file, or a corpus name or folder (see --split)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split of a corpus (default test)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cache = p.add_argument_group("continuous cache (Grave et al. 2017): read the text as one document and mix the "
+                                 "model with a cache of its recent states")
+    cache.add_argument("--cache", type=int, default=0, metavar="N", help="cache the last N positions (0 = off)")
+    cache.add_argument("--cache-theta", type=float, default=0.3, metavar="X",
+                       help="how sharply states must match (default 0.3)")
+    cache.add_argument("--cache-weight", type=float, default=0.1, metavar="X",
+                       help="the cache's share of the mixture, 0-1 (default 0.1)")
+    cache.add_argument("--tune-on", metavar="TEXT",
+                       help="choose --cache-theta and --cache-weight on this held-out text first: a file, or a "
+                            "split name (train, valid, test) of the corpus being evaluated")
     p.set_defaults(run=run)
 
 
@@ -26,9 +36,14 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.corpus.stats import true_perplexity
     from rnngen.errors import InputError
 
+    from rnngen.cache import CacheSettings
+
     lm = load_model(args.model)
+    cache = None
+    if args.cache or args.tune_on:
+        cache = CacheSettings(args.cache, args.cache_theta, args.cache_weight).validate()
     path = Path(args.text)
-    floor = None
+    floor, corpus = None, None
     if path.is_file():
         text, _ = read_text(path)
         sentences = lm.tokenize_document(text)
@@ -38,12 +53,19 @@ def run(args: argparse.Namespace) -> int:
         floor = true_perplexity(corpus, args.split)
     if not sentences:
         raise InputError(f"{args.text} has no sentences to evaluate")
-    result = lm.evaluate(sentences)
+    tuned_ppl = None
+    if cache is not None and args.tune_on:
+        cache, tuned_ppl = lm.tune_cache(_held_out(lm, args.tune_on, corpus), cache.size)
+    result = lm.evaluate(sentences, cache=cache)
     report = {"model": lm.name, "text": args.text, "sentences": result.sentences, "tokens": result.tokens,
               "oov": result.oov, "oov_rate": result.oov_rate, "cross_entropy": result.cross_entropy,
               "bits_per_token": result.bits_per_token, "perplexity": result.perplexity}
     if floor is not None:
         report["true_perplexity_floor"] = floor
+    if cache is not None:
+        report["cache"] = {"size": cache.size, "theta": cache.theta, "weight": cache.weight}
+        if tuned_ppl is not None:
+            report["cache"].update(tuned_on=args.tune_on, tuned_perplexity=tuned_ppl)
     if args.json:
         emit(json.dumps(report))
         return 0
@@ -58,5 +80,22 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("sentences", f"{result.sentences:,}")
     table.add_row("tokens", f"{result.tokens:,} (words and sentence ends)")
     table.add_row("OOV", f"{result.oov:,} ({100 * result.oov_rate:.2f}%)")
+    if cache is not None:
+        tuned = f"; tuned on {args.tune_on}: perplexity {fmt_ppl(tuned_ppl)} there" if tuned_ppl is not None else ""
+        table.add_row("cache", f"{cache.size:,} positions, theta {cache.theta:g}, weight {cache.weight:g}{tuned}")
     out.print(table)
     return 0
+
+
+def _held_out(lm, name: str, corpus) -> list[list[str]]:
+    """The text to tune the cache on: a split of the evaluated corpus, or a file."""
+    from rnngen.corpus.local import read_text
+    from rnngen.errors import InputError
+
+    if name in ("train", "valid", "test") and corpus is not None:
+        return corpus.split(name)
+    path = Path(name)
+    if not path.is_file():
+        raise InputError(f"--tune-on {name}: no such file (a split name needs a corpus as the text to evaluate)")
+    text, _ = read_text(path)
+    return lm.tokenize_document(text)
