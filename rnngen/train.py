@@ -48,6 +48,8 @@ def scheduled_lr(base: float, schedule: str, fraction: float) -> float:
     Decaying to zero by the end of a known budget beats waiting for
     validation to stall when the budget is short (Li et al., "Budgeted
     training", 2020): the plateau rule may never fire in a few epochs.
+    `constant` keeps the rate, for averaged SGD (`--average`), where the mean
+    of the iterates does the settling a decay would.
     """
     fraction = min(max(fraction, 0.0), 1.0)
     if schedule == "linear":

@@ -168,11 +168,13 @@ def test_tied_embeddings_share_weights_and_round_trip(tmp_path, tied, emb, hidde
     assert math.isfinite(lm.score(["the cat ."])[0].logprob)
 
 
-@pytest.mark.parametrize("schedule, middle", [("linear", 10.0), ("cosine", 10.0), ("plateau", 20.0)])
+@pytest.mark.parametrize("schedule, middle", [("linear", 10.0), ("cosine", 10.0), ("plateau", 20.0),
+                                              ("constant", 20.0)])
 def test_scheduled_lr_decays_from_the_base_to_zero(schedule, middle):
     assert scheduled_lr(20.0, schedule, 0.0) == 20.0
     assert scheduled_lr(20.0, schedule, 0.5) == pytest.approx(middle)
-    assert scheduled_lr(20.0, schedule, 1.0) == pytest.approx(0.0 if schedule != "plateau" else 20.0, abs=1e-12)
+    assert scheduled_lr(20.0, schedule, 1.0) == pytest.approx(0.0 if schedule in ("linear", "cosine") else 20.0,
+                                                              abs=1e-12)
     assert scheduled_lr(20.0, schedule, 2.0) == scheduled_lr(20.0, schedule, 1.0)  # clamped past the end
     if schedule == "cosine":
         assert scheduled_lr(20.0, schedule, 0.25) > scheduled_lr(20.0, "linear", 0.25)
