@@ -130,3 +130,6 @@ def test_cli_eval_with_a_tuned_cache(tiny_lm_path, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "rnngen", "eval", str(tiny_lm_path), str(doc), "--cache", "100",
                           "--cache-weight", "1.5"], capture_output=True, text=True)
     assert bad.returncode == 2 and "cache weight" in bad.stderr and "Traceback" not in bad.stderr
+    alone = subprocess.run([sys.executable, "-m", "rnngen", "eval", str(tiny_lm_path), str(doc), "--tune-on", "valid"],
+                           capture_output=True, text=True)
+    assert alone.returncode == 2 and "--tune-on needs --cache" in alone.stderr

@@ -34,14 +34,13 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.corpus import load_corpus
     from rnngen.corpus.local import read_text
     from rnngen.corpus.stats import true_perplexity
+    from rnngen.cache import CacheSettings
     from rnngen.errors import InputError
 
-    from rnngen.cache import CacheSettings
-
+    if args.tune_on and not args.cache:
+        raise InputError("--tune-on needs --cache N, the number of positions to cache")
+    cache = CacheSettings(args.cache, args.cache_theta, args.cache_weight).validate() if args.cache else None
     lm = load_model(args.model)
-    cache = None
-    if args.cache or args.tune_on:
-        cache = CacheSettings(args.cache, args.cache_theta, args.cache_weight).validate()
     path = Path(args.text)
     floor, corpus = None, None
     if path.is_file():
