@@ -93,8 +93,7 @@ def running_text(model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, 
     model_lp: list[torch.Tensor] = []
     cache_lp: list[list[torch.Tensor]] = [[] for _ in thetas]
     has: list[torch.Tensor] = []
-    window_f = torch.zeros(0, model_features(model), device=device)
-    window_t = targets[:0]
+    window_f, window_t = None, targets[:0]  # the last `size` states and their targets
     hidden = None
     for first, last in zip(bounds, bounds[1:]):
         for s in range(first, last, CHUNK):
@@ -102,19 +101,15 @@ def running_text(model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, 
             out, hidden = model.features(inputs[s:e].unsqueeze(0).to(device), None if s == first else hidden)
             feats = out[0].float()
             model_lp.append(model.target_logprobs(out[0], targets[s:e]).float())
-            all_f, all_t = torch.cat([window_f, feats]), torch.cat([window_t, targets[s:e]])
-            per_theta, chunk_has = cache_logprobs(all_f, all_t, size, thetas, first_scored=window_f.size(0))
+            all_f = feats if window_f is None else torch.cat([window_f, feats])
+            all_t = torch.cat([window_t, targets[s:e]])
+            per_theta, chunk_has = cache_logprobs(all_f, all_t, size, thetas, first_scored=len(window_t))
             for store, lp in zip(cache_lp, per_theta):
                 store.append(lp)
             has.append(chunk_has)
             window_f, window_t = all_f[-size:], all_t[-size:]
     return RunningText(torch.cat(model_lp), targets, size,
                        {theta: torch.cat(lp) for theta, lp in zip(thetas, cache_lp)}, torch.cat(has))
-
-
-def model_features(model: RNNModel) -> int:
-    """Width of the states `features` returns (the embedding size when a projection feeds tied weights)."""
-    return model.config.emb if model.project is not None else model.config.hidden
 
 
 def cache_logprobs(features: torch.Tensor, targets: torch.Tensor, size: int, thetas: Sequence[float],
@@ -167,13 +162,13 @@ def nll(text: RunningText, settings: CacheSettings | None) -> tuple[float, int]:
 
 
 def tune(text: RunningText, weights: Sequence[float] = WEIGHTS) -> tuple[CacheSettings, float]:
-    """The theta (of those read) and weight with the lowest perplexity on `text`: held-out text, not the one to report."""
-    keep = text.scored
-    count = int(keep.sum())
-    best, best_nll = CacheSettings(text.size, 0.0, 0.0), nll(text, None)[0]
-    for theta, logprobs in text.cache.items():
+    """The theta (of those read) and weight with the lowest perplexity on `text`, a held-out text."""
+    best_nll, count = nll(text, None)
+    best = CacheSettings(text.size, 0.0, 0.0)
+    for theta in text.cache:
         for weight in weights:
-            value = -float(mixed_logprobs(text.model_logprobs, logprobs, text.has_history, weight)[keep].double().sum())
+            settings = CacheSettings(text.size, theta, weight)
+            value = nll(text, settings)[0]
             if value < best_nll:
-                best, best_nll = CacheSettings(text.size, theta, weight), value
+                best, best_nll = settings, value
     return best, math.exp(best_nll / max(count, 1))

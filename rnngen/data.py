@@ -96,7 +96,6 @@ def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch
     masked because the start of a sentence is given, not predicted. A first
     window of `offset` tokens (modulo `bptt`) moves every later cut by that much.
     """
-    offset %= bptt
     data = stream_tensor(sentences, bos, eos)
     columns = (data.numel() - 1) // batch_size
     if columns < 1:
@@ -104,20 +103,21 @@ def stream_batches(sentences: Sequence[Sequence[int]], bos: int, eos: int, batch
     x = data[: columns * batch_size].view(batch_size, columns)
     y = data[1 : columns * batch_size + 1].view(batch_size, columns).clone()
     y[y == bos] = IGNORE
-    starts = ([0] if 0 < offset < columns else []) + list(range(offset if offset < columns else 0, columns, bptt))
+    starts = stream_cuts(columns, bptt, offset)
     for start, end in zip(starts, starts[1:] + [columns]):
         yield Batch(x[:, start:end], y[:, start:end], reset=start == 0)
 
 
+def stream_cuts(columns: int, bptt: int, offset: int = 0) -> list[int]:
+    """Where each window of a stream `columns` long starts: every `bptt`, after a first one of `offset % bptt`."""
+    first = offset % bptt
+    first = first if first < columns else 0
+    return ([0] if first else []) + list(range(first, columns, bptt))
+
+
 def count_stream_batches(sentences: Sequence[Sequence[int]], batch_size: int, bptt: int, offset: int = 0) -> int:
-    total = sum(len(s) + 2 for s in sentences)
-    columns = (total - 1) // batch_size
-    if columns < 1:
-        return 0
-    offset %= bptt
-    if 0 < offset < columns:
-        return 1 + -(-(columns - offset) // bptt)
-    return -(-columns // bptt)
+    columns = (sum(len(s) + 2 for s in sentences) - 1) // batch_size
+    return len(stream_cuts(columns, bptt, offset)) if columns > 0 else 0
 
 
 def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int, rng=None,

@@ -14,10 +14,8 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from rnngen import checkpoint
-from rnngen.cache import THETAS as CACHE_THETAS
-from rnngen.cache import CacheSettings, RunningText, running_text
-from rnngen.cache import nll as cache_nll
-from rnngen.cache import tune as tune_cache
+from rnngen import cache as continuous_cache
+from rnngen.cache import CacheSettings
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from rnngen.data import batches
 from rnngen.errors import CheckpointError, InputError
@@ -153,11 +151,11 @@ class LanguageModel:
         if not ids:
             raise InputError("nothing to evaluate: the text has no sentences")
         mode = self.train_config.mode
-        bptt = max(self.train_config.bptt, 2) if mode == "stream" else 10_000
         if cache is not None:
             cache = cache.validate()
-            nll, count = cache_nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
+            nll, count = continuous_cache.nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
         else:
+            bptt = max(self.train_config.bptt, 2) if mode == "stream" else 10_000
             nll, count = evaluate_ids(self.module, batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
                                                            batch_size if mode == "sentences" else 10, bptt))
         oov = sum(i == self.vocab.unk_id for s in ids for i in s)
@@ -168,10 +166,11 @@ class LanguageModel:
         ids = [self.vocab.encode(s) for s in sentences if s]
         if not ids:
             raise InputError("nothing to tune the cache on: the text has no sentences")
-        return tune_cache(self._running_text(ids, CacheSettings(size=size).validate().size, CACHE_THETAS))
+        size = CacheSettings(size=size).validate().size
+        return continuous_cache.tune(self._running_text(ids, size, continuous_cache.THETAS))
 
-    def _running_text(self, ids: list[list[int]], size: int, thetas: Sequence[float]) -> RunningText:
-        return running_text(self.module, ids, self.vocab.bos_id, self.vocab.eos_id, size, thetas,
+    def _running_text(self, ids: list[list[int]], size: int, thetas: Sequence[float]) -> continuous_cache.RunningText:
+        return continuous_cache.running_text(self.module, ids, self.vocab.bos_id, self.vocab.eos_id, size, thetas,
                             fresh_sentences=self.train_config.mode == "sentences")
 
     # -- generation -----------------------------------------------------------
