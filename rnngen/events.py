@@ -17,6 +17,8 @@ class Started:
     parameters: int
     device: str
     start_epoch: int = 1
+    # a resumed run's epochs so far (the checkpoint's history records), so a display can redraw them
+    earlier: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

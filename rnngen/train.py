@@ -82,6 +82,12 @@ def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: 
         )
 
 
+def is_record(h: object) -> bool:
+    """A well-formed history record (history.json is a plain file a person may have edited)."""
+    return (isinstance(h, dict) and isinstance(h.get("epoch"), int)
+            and all(isinstance(h.get(key), (int, float)) for key in ("train_loss", "valid_ppl")))
+
+
 class Trainer:
     """Holds the model, data and loop state; `run()` yields events."""
 
@@ -136,7 +142,8 @@ class Trainer:
         self.epoch = int(state["epoch"]) + 1
         self.best = float(state["best"])
         self.stale = int(state.get("stale", 0))
-        self.history = list(self.lm.history.get("epochs", []))
+        # epochs run after the saved state (no improvement, so not saved) are run again from it
+        self.history = [h for h in self.lm.history.get("epochs", []) if is_record(h) and h["epoch"] < self.epoch]
         self.rng.seed(self.config.seed + self.epoch)
         torch.manual_seed(self.config.seed + self.epoch)
 
@@ -147,7 +154,7 @@ class Trainer:
         start = time.perf_counter()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         yield Started(cfg.epochs, per_epoch, sum(len(s) + 1 for s in self.train_ids), len(self.lm.vocab),
-                      module.num_parameters(), str(self.device), self.epoch)
+                      module.num_parameters(), str(self.device), self.epoch, tuple(self.history))
         reason, epochs_run = "epochs", 0
         first_epoch = self.epoch
         while self.epoch <= cfg.epochs:

@@ -65,6 +65,18 @@ def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tm
     assert json.loads(listed.stdout)["name"] == "demo"
 
 
+def test_resume_through_the_entry_point_says_where_it_picks_up(text_corpus, tmp_path):
+    model = str(tmp_path / "m")
+    common = ["--out", model, "--tokenized", "--hidden", "16", "--emb", "8", "--layers", "1", "--batch-size", "8",
+              "--patience", "0", "--quiet"]
+    assert cli("train", str(text_corpus), "--epochs", "1", *common).returncode == 0
+    resumed = cli("train", str(text_corpus), "--epochs", "2", "--resume", *common)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1 (best validation perplexity" in resumed.stderr
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [1, 2]
+
+
 def test_help_lists_every_command():
     result = cli("--help")
     assert result.returncode == 0

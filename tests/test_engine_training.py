@@ -144,6 +144,35 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
     assert [h["epoch"] for h in history] == [1, 2, 3, 4]
 
 
+def test_resume_reports_the_earlier_epochs_and_reruns_those_after_the_saved_state(tmp_path):
+    import json
+
+    corpus = tiny_corpus()
+    first = run(corpus, tmp_path / "m", tc=TrainConfig(epochs=2, batch_size=8, sample_every=0, patience=0))
+    done = [e for e in first if isinstance(e, EpochDone)]
+    saved_epoch = max(e.epoch for e in done if e.improved)
+    # an epoch that did not improve is in history.json but not in the saved state; a stray record is ignored
+    path = tmp_path / "m" / "history.json"
+    history = json.loads(path.read_text())
+    history["epochs"] = [h for h in history["epochs"] if h["epoch"] <= saved_epoch]
+    history["epochs"] += [{"epoch": saved_epoch + 1, "train_loss": 9.0, "valid_loss": 9.0, "valid_ppl": 8103.0},
+                          "not a record"]
+    path.write_text(json.dumps(history))
+    events = run(corpus, tmp_path / "m", tc=TrainConfig(epochs=saved_epoch + 2, batch_size=8, sample_every=0,
+                                                        patience=0), resume=True)
+    started = events[0]
+    assert started.start_epoch == saved_epoch + 1
+    assert [h["epoch"] for h in started.earlier] == list(range(1, saved_epoch + 1))
+    assert [h["valid_ppl"] for h in started.earlier] == [e.valid_ppl for e in done if e.epoch <= saved_epoch]
+    history = LanguageModel.load(tmp_path / "m").history["epochs"]
+    assert [h["epoch"] for h in history] == list(range(1, saved_epoch + 3))
+    assert 9.0 not in [h["train_loss"] for h in history]
+
+
+def test_a_fresh_run_has_no_earlier_epochs(tmp_path):
+    assert run(tiny_corpus(), tmp_path / "m", tc=replace(FAST, epochs=1))[0].earlier == ()
+
+
 def test_samples_are_emitted_during_training(tmp_path):
     tc = TrainConfig(epochs=1, batch_size=8, sample_every=5)
     events = run(tiny_corpus(), tmp_path / "m", tc=tc)

@@ -74,6 +74,10 @@ def _render(events, quiet: bool) -> int:
             if isinstance(ev, Started):
                 err.print(f"training {ev.parameters:,} parameters, vocabulary {ev.vocab_size:,}, "
                           f"{ev.train_tokens:,} training tokens, {ev.batches_per_epoch:,} batches/epoch on {ev.device}")
+                if ev.earlier:
+                    best = min(record["valid_ppl"] for record in ev.earlier)
+                    err.print(f"resuming after epoch {ev.earlier[-1]['epoch']} (best validation perplexity "
+                              f"{fmt_ppl(best)} so far)")
                 task = progress.add_task("train", total=ev.batches_per_epoch, epoch=ev.start_epoch, loss=0.0,
                                          ppl="-", tps="-", lr=0.0, eta="-")
             elif isinstance(ev, BatchDone) and task is not None:

@@ -121,6 +121,9 @@ async def test_stop_keeps_a_loadable_checkpoint_and_resume_continues(app, app_en
         await wait_for(pilot, lambda: "Resuming stopme" in log_text(app))
         await wait_for(pilot, lambda: not app.query_one(TrainPane).training, 60)
         assert len(app.lm.history["epochs"]) == epochs_before + 1
+        # the chart and the best so far start from the epochs the checkpoint already held
+        assert f"resuming after epoch {epochs_before}" in log_text(app)
+        assert [x for x, _ in app.query_one(TrainingPlots).ppl] == list(range(1, epochs_before + 2))
 
 
 async def test_training_failure_is_reported_and_app_survives(app, app_env):

@@ -296,6 +296,18 @@ class TrainPane(Horizontal):
         self.query_one("#train-log", RichLog).write(
             f"{e.parameters:,} parameters, vocabulary {e.vocab_size:,}, {e.train_tokens:,} training tokens, "
             f"{e.batches_per_epoch} batches per epoch, on {e.device}")
+        if e.earlier:
+            self._redraw_earlier(e.earlier)
+
+    def _redraw_earlier(self, earlier: tuple[dict, ...]) -> None:
+        """A resumed run's chart and best start from the epochs its checkpoint already holds."""
+        plots = self.query_one(TrainingPlots)
+        for record in earlier:
+            plots.add_loss(float(record["epoch"]), record["train_loss"])
+            plots.add_ppl(record["epoch"], record["valid_ppl"])
+        self.best_ppl = min(record["valid_ppl"] for record in earlier)
+        self.query_one("#train-log", RichLog).write(
+            f"resuming after epoch {earlier[-1]['epoch']}: best valid ppl {self.best_ppl:.2f} so far")
 
     def _on_BatchDone(self, e: events.BatchDone) -> None:
         # batches done, or time used when a time budget ends training first (as the ETA says)
