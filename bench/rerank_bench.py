@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from rnngen.config import preset  # noqa: E402
 from rnngen.lm import LanguageModel  # noqa: E402
-from rnngen.rerank import RerankSettings, Normalization, decode_lines, parse, rerank, write  # noqa: E402
+from rnngen.rerank import RerankSettings, Normalization, decode_lines, parse, rerank, scoring_text, write  # noqa: E402
+from rnngen.score import shared_prefixes  # noqa: E402
 from rnngen.tokenize import TokenizerSettings  # noqa: E402
 from rnngen.vocab import Vocabulary  # noqa: E402
 
@@ -148,6 +149,12 @@ def main() -> None:
         print(f"| {name} | {secs:.2f} | {n / secs:,.0f} | {words / secs:,.0f} | {single_s / secs:.1f}x |")
     print()
     print(f"same 1-best for every id: {same}; largest log-prob difference: {worst:.2e}")
+    ids = [lm.vocab.encode(lm.tokenize(scoring_text(c, nbest.format))) for c in nbest.candidates]
+    _, shared = shared_prefixes(ids)
+    positions = sum(len(s) + 1 for s in ids)
+    computed = sum(max(0, len(s) + 1 - k) for s, k in zip(ids, shared))
+    print(f"softmax rows in the batched run: {computed:,} distinct (prefix, next word) pairs of {positions:,} "
+          f"positions ({computed / positions:.0%})")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ Three input formats are read, and written back with the feature added:
 
 All candidates of a list are scored together, one `score_tokens` call per
 `chunk` candidates, which sorts them by length into padded batches: this is
-what makes reranking fast on long lists.
+what makes reranking fast on long lists. Candidates of one source sentence
+share prefixes and often repeat whole (a Moses list without `distinct`): each
+distinct (prefix, next word) pair is computed once (`score.shared_prefixes`).
 """
 
 from __future__ import annotations

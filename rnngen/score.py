@@ -109,11 +109,19 @@ def token_logprobs(
     model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, eos: int,
     max_tokens: int = 4096, device: torch.device | None = None,
 ) -> list[list[float]]:
-    """Log-probabilities of `w1..wn </s>` for each id sequence, in input order."""
+    """Log-probabilities of `w1..wn </s>` for each id sequence, in input order.
+
+    Candidates of an n-best list share prefixes and often repeat whole: a
+    position whose prefix and target another sentence already has gets that
+    sentence's value instead of its own softmax (`shared_prefixes`), and a
+    repeated sentence is not run at all. Padding never reaches the softmax.
+    """
     model.eval()
     device = device or next(model.parameters()).device
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    out: list[list[float]] = [[] for _ in sentences]
+    lex, shared = shared_prefixes(sentences)
+    out: list[list[float]] = [[0.0] * (len(s) + 1) for s in sentences]
+    run = [i for i in range(len(sentences)) if shared[i] <= len(sentences[i])]  # the rest repeat a sentence
+    order = sorted(run, key=lambda i: len(sentences[i]))
     start = 0
     while start < len(order):
         end = start + 1
@@ -123,13 +131,44 @@ def token_logprobs(
         group = order[start:end]
         inputs, targets = pad_sentences([sentences[i] for i in group], bos, eos)
         features, _ = model.features(inputs.to(device))
-        picked = model.target_logprobs(features.reshape(-1, features.size(-1)),
-                                       targets.to(device).reshape(-1)).view(targets.shape).cpu()
-        for row, i in enumerate(group):
-            n = len(sentences[i]) + 1
-            out[i] = picked[row, :n].tolist()
+        # the positions to compute: from the end of the shared prefix to the sentence's </s>
+        position = torch.arange(inputs.size(1))
+        first = torch.tensor([shared[i] for i in group]).unsqueeze(1)
+        last = torch.tensor([len(sentences[i]) for i in group]).unsqueeze(1)
+        rows, cols = torch.nonzero((position >= first) & (position <= last), as_tuple=True)
+        picked = model.target_logprobs(features[rows.to(device), cols.to(device)],
+                                       targets[rows, cols].to(device)).cpu().tolist()
+        for row, col, value in zip(rows.tolist(), cols.tolist(), picked):
+            out[group[row]][col] = value
         start = end
+    for before, i in zip(lex, lex[1:]):  # lexicographic order: a sentence's source is filled before it
+        count = min(shared[i], len(sentences[i]) + 1)
+        out[i][:count] = out[before][:count]
     return out
+
+
+def shared_prefixes(sentences: Sequence[Sequence[int]]) -> tuple[list[int], list[int]]:
+    """The lexicographic order, and for each sentence the positions it shares with the one before it there.
+
+    Position t predicts word t+1 from words 1..t, so a sentence whose first L
+    words equal its predecessor's has the same first L log-probabilities.
+    The predecessor in sorted order shares the longest prefix of any sentence
+    before it. A repeated sentence shares all its len+1 positions.
+    """
+    lex = sorted(range(len(sentences)), key=lambda i: tuple(sentences[i]))
+    shared = [0] * len(sentences)
+    for before, i in zip(lex, lex[1:]):
+        a, b = sentences[before], sentences[i]
+        if len(a) == len(b) and list(a) == list(b):
+            shared[i] = len(b) + 1
+            continue
+        n = 0
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            n += 1
+        shared[i] = n
+    return lex, shared
 
 
 def score_tokens(

@@ -74,3 +74,48 @@ def test_score_handles_only_unknown_words_and_flags_them(tiny_lm):
     [s] = tiny_lm.score(["zebra giraffe"])
     assert s.oov_count == 2
     assert math.isfinite(s.logprob)
+
+
+# -- shared prefixes (n-best lists) ---------------------------------------------------
+def test_shared_prefixes_count_what_each_sentence_shares_with_its_sorted_predecessor():
+    from rnngen.score import shared_prefixes
+
+    sentences = [[1, 2, 3], [1, 2], [1, 2, 3], [4], [1, 2, 4], [], [1, 2, 3, 5], []]
+    lex, shared = shared_prefixes(sentences)
+    assert [sentences[i] for i in lex] == sorted(sentences)
+    # [] first; [] again repeats it (1 position: </s>); [1,2] shares nothing with []; [1,2,3] shares 2 with
+    # [1,2]; its repeat shares all 4 positions; [1,2,3,5] shares 3; [1,2,4] shares 2; [4] nothing
+    assert shared == [2, 0, 4, 0, 2, 0, 3, 1]
+
+
+@pytest.mark.parametrize("softmax, tied", [("full", False), ("adaptive", True)])
+def test_candidates_sharing_prefixes_score_as_if_alone_and_each_prefix_once(softmax, tied, monkeypatch):
+    from rnngen.config import ModelConfig
+    from rnngen.model import RNNModel
+    from rnngen.score import token_logprobs
+
+    torch.manual_seed(0)
+    model = RNNModel(ModelConfig(rnn_type="lstm", emb=16, hidden=16, layers=2, dropout=0.0, tied=tied,
+                                 softmax=softmax), 60)
+    rng = torch.Generator().manual_seed(1)
+    base = torch.randint(3, 60, (12,), generator=rng).tolist()
+    # an n-best list: the sentence, edits at every place, repeats, prefixes of it, and an empty candidate
+    sentences = [base, base, base[:5], base[:5], [], []]
+    for i in range(len(base)):
+        sentences.append(base[:i] + [(base[i] + 1 - 3) % 57 + 3] + base[i + 1:])
+        sentences.append(base[:i] + base[i + 1:])
+    rows: list[int] = []
+    target_logprobs = model.target_logprobs
+    monkeypatch.setattr(model, "target_logprobs", lambda f, t, *a, **k: rows.append(f.size(0)) or
+                        target_logprobs(f, t, *a, **k))
+    together = token_logprobs(model, sentences, 1, 2, max_tokens=64)
+    computed = sum(rows)
+    rows.clear()
+    alone = [token_logprobs(model, [s], 1, 2)[0] for s in sentences]
+    assert [len(x) for x in together] == [len(s) + 1 for s in sentences]
+    for a, b in zip(together, alone):
+        assert a == pytest.approx(b, abs=1e-5)
+    # one softmax row per distinct (prefix, next token): the edges of the prefix tree of the list
+    edges = {(tuple(s[:t]), (s + [2])[t]) for s in sentences for t in range(len(s) + 1)}
+    assert computed == len(edges) < 0.6 * sum(len(s) + 1 for s in sentences)
+
