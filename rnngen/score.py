@@ -142,8 +142,7 @@ def token_logprobs(
             out[group[row]][col] = value
         start = end
     for before, i in zip(lex, lex[1:]):  # lexicographic order: a sentence's source is filled before it
-        count = min(shared[i], len(sentences[i]) + 1)
-        out[i][:count] = out[before][:count]
+        out[i][:shared[i]] = out[before][:shared[i]]
     return out
 
 
@@ -159,15 +158,12 @@ def shared_prefixes(sentences: Sequence[Sequence[int]]) -> tuple[list[int], list
     shared = [0] * len(sentences)
     for before, i in zip(lex, lex[1:]):
         a, b = sentences[before], sentences[i]
-        if len(a) == len(b) and list(a) == list(b):
-            shared[i] = len(b) + 1
-            continue
         n = 0
         for x, y in zip(a, b):
             if x != y:
                 break
             n += 1
-        shared[i] = n
+        shared[i] = len(b) + 1 if n == len(a) == len(b) else n
     return lex, shared
 
 
