@@ -129,7 +129,9 @@ class RNNModel(nn.Module):
             return self.encoder(ids)
         weight = self.encoder.weight
         keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(1 - p)
-        return nn.functional.embedding(ids, weight * keep / (1 - p))
+        # masking the looked-up rows equals masking the matrix (the same values; the gradient to float
+        # rounding) at the cost of the batch's words instead of the whole vocabulary, forward and backward
+        return self.encoder(ids) * keep[ids] / (1 - p)
 
     def _layer_steps(self, emb: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
         """Training: the layers one at a time, with rnngen's dropout between them.

@@ -322,3 +322,27 @@ def test_stream_validation_in_long_chunks_equals_bptt_chunks():
     assert short[1] == long[1]
     assert short[0] == pytest.approx(long[0], rel=1e-6)
 
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_word_dropout_on_looked_up_rows_equals_masking_the_matrix(tied):
+    """`_embed` masks the batch's rows, not the whole (vocabulary x emb) matrix.
+
+    The values are equal bit for bit; the gradient sums a repeated word's rows
+    after scaling instead of before, so it is equal to float32 rounding.
+    """
+    config = ModelConfig(rnn_type="lstm", emb=12, hidden=12, layers=1, dropout=0.0, embed_drop=0.3, tied=tied)
+    model = RNNModel(config.validate(), 50).train()
+    ids = torch.randint(0, 50, (4, 9), generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(5)
+    fast = model._embed(ids)
+    (fast * torch.linspace(-1, 1, fast.numel()).view_as(fast)).sum().backward()
+    fast_grad, model.encoder.weight.grad = model.encoder.weight.grad.clone(), None
+    torch.manual_seed(5)  # the same mask: one bernoulli_ draw per vocabulary row, as before
+    weight = model.encoder.weight
+    keep = torch.empty(weight.size(0), 1).bernoulli_(0.7)
+    plain = torch.nn.functional.embedding(ids, weight * keep / 0.7)
+    (plain * torch.linspace(-1, 1, plain.numel()).view_as(plain)).sum().backward()
+    assert torch.equal(fast, plain)
+    torch.testing.assert_close(fast_grad, model.encoder.weight.grad, **TIGHT)
+    assert torch.equal(fast_grad == 0, model.encoder.weight.grad == 0)  # the same words dropped
