@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -92,8 +92,12 @@ class Trainer:
     """Holds the model, data and loop state; `run()` yields events."""
 
     def __init__(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path,
-                 stop: threading.Event | None = None, resume: bool = False) -> None:
+                 stop: threading.Event | None = None, resume: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.config = train_config.validate()
+        # What --max-minutes, the schedule and tokens/s are timed by: the bench passes a clock that runs only
+        # while this trainer does, so two runs can take turns on the machine (`rnngen.bench.turns`).
+        self.clock = clock
         self.out = checkpoint.resolve(out)
         self.stop = stop or threading.Event()
         self.corpus = corpus
@@ -151,7 +155,7 @@ class Trainer:
     def run(self) -> Iterator[Event]:
         cfg, module = self.config, self.lm.module
         per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt)
-        start = time.perf_counter()
+        start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         yield Started(cfg.epochs, per_epoch, sum(len(s) + 1 for s in self.train_ids), len(self.lm.vocab),
                       module.num_parameters(), str(self.device), self.epoch, tuple(self.history))
@@ -165,14 +169,14 @@ class Trainer:
             if self.stop.is_set():
                 reason = "stopped"
                 break
-            if time.perf_counter() >= deadline:
+            if self.clock() >= deadline:
                 reason = "time"
                 break
             if cfg.patience and self.stale >= cfg.patience:
                 reason = "early-stop"
                 break
             self.epoch += 1
-        yield Finished(reason, epochs_run, self.best, self.out, time.perf_counter() - start)
+        yield Finished(reason, epochs_run, self.best, self.out, self.clock() - start)
 
     def _epoch(self, start: float, deadline: float, first_epoch: int):
         cfg, module, vocab = self.config, self.lm.module, self.lm.vocab
@@ -180,7 +184,7 @@ class Trainer:
         # float64 like the Python float it replaces (MPS has no float64)
         acc = torch.float32 if self.device.type == "mps" else torch.float64
         hidden, loss_sum, total_tokens = None, torch.zeros((), dtype=acc, device=self.device), 0
-        window_tokens, window_start = 0, time.perf_counter()
+        window_tokens, window_start = 0, self.clock()
         tps = 0.0
         # Shifted cuts: a word is not the first of its window every epoch, where it has the shortest context.
         offset = self.rng.randrange(cfg.bptt) if cfg.shift_cuts and cfg.mode == "stream" else 0
@@ -195,7 +199,7 @@ class Trainer:
             loss_sum = loss_sum + loss.to(acc) * tokens
             total_tokens += tokens
             window_tokens += tokens
-            now = time.perf_counter()
+            now = self.clock()
             if n % cfg.log_every == 0 or n == per_epoch:
                 total_loss = self._checked(loss_sum)
                 tps = window_tokens / max(now - window_start, 1e-9)
@@ -240,7 +244,7 @@ class Trainer:
     def _progress(self, n: int, per_epoch: int, start: float, deadline: float) -> float:
         """How far through the run this batch is (0-1): by batches, or by the clock when that is further."""
         by_batches = ((self.epoch - 1) * per_epoch + n) / (self.config.epochs * per_epoch)
-        by_time = (time.perf_counter() - start) / (deadline - start) if math.isfinite(deadline) else 0.0
+        by_time = (self.clock() - start) / (deadline - start) if math.isfinite(deadline) else 0.0
         return max(by_batches, by_time)
 
     def _update_average(self) -> None:
@@ -283,7 +287,7 @@ class Trainer:
         valid_loss = nll / max(count, 1)
         ppl = math.exp(min(valid_loss, 700))
         improved = valid_loss < math.log(self.best) if math.isfinite(self.best) else True
-        elapsed = time.perf_counter() - start
+        elapsed = self.clock() - start
         self.history.append({"epoch": self.epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                              "valid_ppl": ppl, "lr": self.lr, "elapsed_s": elapsed})
         yield EpochDone(self.epoch, train_loss, valid_loss, ppl, self.lr, improved, elapsed)

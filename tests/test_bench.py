@@ -42,7 +42,7 @@ def bench_dir(tmp_path_factory) -> Path:
 def tiny_settings(corpus: Path) -> BenchSettings:
     return BenchSettings(corpus=corpus, minutes=0.01, quick=True, roofline_size=64, throughput_seconds=0.4,
                          throughput_rounds=2, kn_order=3, single_seconds=0.2, gen_sentences=2, gen_words=4,
-                         rss_seconds=0.2, startup_runs=1)
+                         rss_seconds=0.2, startup_runs=1, turn_seconds=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +89,9 @@ def test_budget_runs_report_perplexities(result):
         assert run["model"] == spec["model"] and run["train"] == spec["train"]
         assert run["epochs"] and run["epochs"][0]["epoch"] == 1
         assert run["stopped_by"] in ("time", "epochs")
+        assert run["turn_seconds"] == 0.1
+        if run["stopped_by"] == "time":   # its own time, counted while the other run waited
+            assert run["train_seconds"] >= 0.01 * 60
         assert 1.0 < run["valid_ppl"] < math.inf and 1.0 < run["test_ppl"] < math.inf
         assert "lm" not in run
         cache = run["cache"]  # its theta and weight tuned on valid

@@ -24,6 +24,7 @@ import torch
 from rnngen.bench import measure
 from rnngen.bench.kneser_ney import KneserNey
 from rnngen.bench.recipe import Recipe
+from rnngen.bench.turns import OwnClock, take_turns
 from rnngen.config import PRESETS, ModelConfig, TrainConfig
 from rnngen.corpus import Corpus, load_corpus
 from rnngen.data import batches, stream_tensor
@@ -90,12 +91,14 @@ class BenchSettings:
     rss_seconds: float = 30.0
     startup_runs: int = 5
     cache_size: int = 2000              # continuous cache over this many positions, tuned on valid (0 = skip)
+    turn_seconds: float = 10.0          # the two budget runs take turns this long (0 = one after the other)
 
     @classmethod
     def quick_settings(cls, corpus: Path = DEFAULT_CORPUS, **overrides) -> "BenchSettings":
         base = cls(corpus=corpus, minutes=0.1, quick=True, roofline_size=1024, throughput_seconds=3.0,
                    throughput_rounds=2, eval_sentences=100, kn_order=3, score_sentences=150, single_seconds=2.0,
-                   gen_sentences=3, gen_words=20, rss_seconds=3.0, startup_runs=3, cache_size=200)
+                   gen_sentences=3, gen_words=20, rss_seconds=3.0, startup_runs=3, cache_size=200,
+                   turn_seconds=2.0)
         return replace(base, **overrides)
 
 
@@ -232,44 +235,62 @@ def training_throughput(corpus: Corpus, spec: dict, device: torch.device, second
 
 def budget_run(corpus: Corpus, spec: dict, device: torch.device, minutes: float, eval_limit: int = 0,
                amp: bool = False, progress: Progress | None = None, cache_size: int = 0) -> dict:
-    """Train `spec` for `minutes` of wall-clock time (epoch-end validation included), then evaluate.
+    """Train `spec` for `minutes` of wall-clock time (epoch-end validation included), then evaluate."""
+    return budget_runs(corpus, [spec], device, minutes, eval_limit, amp, progress, cache_size)[spec["name"]]
 
-    With `cache_size`, the test split is also read with the continuous cache
-    (`rnngen.cache`), its theta and weight tuned on the validation split.
+
+def budget_runs(corpus: Corpus, specs: Sequence[dict], device: torch.device, minutes: float, eval_limit: int = 0,
+                amp: bool = False, progress: Progress | None = None, cache_size: int = 0,
+                turn_seconds: float = 0.0) -> dict[str, dict]:
+    """Train each spec for `minutes` of its own time (epoch-end validation included), then evaluate each.
+
+    With `turn_seconds`, the runs take turns of that long on the machine
+    (`rnngen.bench.turns`), so a machine that speeds up or slows down during
+    the section does so for all of them alike. With `cache_size`, the test
+    split is also read with the continuous cache (`rnngen.cache`), its theta
+    and weight tuned on the validation split.
     """
-    model_config, train_config = configs_from_dict(spec, corpus, minutes)
     data = held_out(corpus, eval_limit)
-    rates: list[float] = []
-    epochs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="rnngen-bench-") as tmp:
-        out = Path(tmp) / spec["name"]
-        trainer = Trainer(data, model_config, on_device(train_config, device, amp), out)
-        start = time.perf_counter()
-        finished = None
-        for event in trainer.run():
-            if isinstance(event, BatchDone) and event.batch > train_config.log_every:
-                rates.append(event.tokens_per_s)
-            elif isinstance(event, EpochDone):
-                epochs.append({"epoch": event.epoch, "valid_ppl": event.valid_ppl, "lr": event.lr,
-                               "elapsed_s": event.elapsed_s})
-                if progress:
-                    progress(f"{spec['name']}: epoch {event.epoch} valid ppl {event.valid_ppl:.1f}")
-            elif isinstance(event, Finished):
-                finished = event
-        train_seconds = time.perf_counter() - start
-        lm = LanguageModel.load(out, device)
-        valid = lm.evaluate([s for s in data.valid if s])
-        test = lm.evaluate([s for s in data.test if s])
-    result = {
-        "name": spec["name"], "model": spec["model"], "train": spec["train"], "minutes": minutes,
-        "train_seconds": train_seconds, "epochs": epochs, "stopped_by": finished.reason if finished else "",
-        "median_tokens_per_s": statistics.median(rates) if rates else 0.0,
-        "valid_ppl": valid.perplexity, "test_ppl": test.perplexity, "test_tokens": test.tokens,
-        "parameters": lm.module.num_parameters(), "lm": lm,
-    }
-    if cache_size:
-        result["cache"] = cached_perplexity(lm, data, cache_size)
-    return result
+        clocks = [OwnClock() for _ in specs]
+        trainers = []
+        for spec, clock in zip(specs, clocks):
+            model_config, train_config = configs_from_dict(spec, corpus, minutes)
+            trainers.append(Trainer(data, model_config, on_device(train_config, device, amp), Path(tmp) / spec["name"],
+                                    clock=clock))
+        logs = [{"rates": [], "epochs": [], "finished": None} for _ in specs]
+        for index, event in take_turns([t.run() for t in trainers], clocks, turn_seconds):
+            _record(event, specs[index], trainers[index].config, logs[index], progress)
+        results = {}
+        for spec, trainer, clock, log in zip(specs, trainers, clocks, logs):
+            lm = LanguageModel.load(trainer.out, device)
+            valid = lm.evaluate([s for s in data.valid if s])
+            test = lm.evaluate([s for s in data.test if s])
+            finished = log["finished"]
+            results[spec["name"]] = {
+                "name": spec["name"], "model": spec["model"], "train": spec["train"], "minutes": minutes,
+                "train_seconds": clock(), "turn_seconds": turn_seconds, "epochs": log["epochs"],
+                "stopped_by": finished.reason if finished else "",
+                "median_tokens_per_s": statistics.median(log["rates"]) if log["rates"] else 0.0,
+                "valid_ppl": valid.perplexity, "test_ppl": test.perplexity, "test_tokens": test.tokens,
+                "parameters": lm.module.num_parameters(), "lm": lm,
+            }
+            if cache_size:
+                results[spec["name"]]["cache"] = cached_perplexity(lm, data, cache_size)
+    return results
+
+
+def _record(event, spec: dict, config: TrainConfig, log: dict, progress: Progress | None) -> None:
+    """Keep what the result reports of one training event."""
+    if isinstance(event, BatchDone) and event.batch > config.log_every:
+        log["rates"].append(event.tokens_per_s)
+    elif isinstance(event, EpochDone):
+        log["epochs"].append({"epoch": event.epoch, "valid_ppl": event.valid_ppl, "lr": event.lr,
+                              "elapsed_s": event.elapsed_s})
+        if progress:
+            progress(f"{spec['name']}: epoch {event.epoch} valid ppl {event.valid_ppl:.1f}")
+    elif isinstance(event, Finished):
+        log["finished"] = event
 
 
 def cached_perplexity(lm: LanguageModel, corpus: Corpus, size: int) -> dict:
@@ -388,10 +409,9 @@ def run_suite(settings: BenchSettings, progress: Progress | None = None) -> dict
     result["flops"] = timed("flops", lambda: flops(corpus))
     result["throughput"] = timed("throughput", lambda: training_throughput(
         corpus, REFERENCE, device, settings.throughput_seconds, settings.throughput_rounds, amp))
-    runs = {}
-    for spec in (REFERENCE, BEST):
-        runs[spec["name"]] = timed(f"train {spec['name']}", lambda spec=spec: budget_run(
-            corpus, spec, device, settings.minutes, settings.eval_sentences, amp, say, settings.cache_size))
+    runs = timed("train reference and best", lambda: budget_runs(
+        corpus, (REFERENCE, BEST), device, settings.minutes, settings.eval_sentences, amp, say, settings.cache_size,
+        settings.turn_seconds))
     result["training"] = {name: {k: v for k, v in run.items() if k != "lm"} for name, run in runs.items()}
     result["kneser_ney"] = timed("kneser-ney", lambda: kneser_ney(corpus, settings.kn_order, settings.eval_sentences))
     test = [s for s in corpus.test if s]
