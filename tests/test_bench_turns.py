@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from rnngen.bench.turns import OwnClock, take_turns
+import torch
+
+from rnngen.bench.turns import OwnClock, own_random_state, take_turns
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.events import EpochDone, Finished
 from rnngen.train import Trainer
@@ -82,3 +84,52 @@ def test_trainer_keeps_its_budget_by_the_clock_it_is_given(tmp_path: Path):
     assert finished.epochs_run <= 3
     elapsed = [e.elapsed_s for e in events if isinstance(e, EpochDone)]
     assert 23 <= elapsed[0] < elapsed[-1] <= 61   # readings of the given clock, not the machine's seconds
+
+
+def dropout_trainer(tmp_path: Path, name: str, hidden: int) -> Trainer:
+    """A small run whose result depends on every random number it draws (dropout, word dropout)."""
+    mc = ModelConfig(vocab_size=100, emb=8, hidden=hidden, layers=2, dropout=0.3, embed_drop=0.1)
+    tc = TrainConfig(epochs=2, batch_size=8, sample_every=0, patience=0, seed=3)
+    return Trainer(tiny_corpus(), mc, tc, tmp_path / name)
+
+
+def final_weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer.lm.module.state_dict().items()}
+
+
+def interleaved(tmp_path: Path, keep_own_state: bool) -> list[dict[str, torch.Tensor]]:
+    """Two runs switching after every event (each item costs its run a second of a fake clock)."""
+    wall = FakeTime()
+
+    def ticking(run):
+        for item in run:
+            wall.t += 1.0
+            yield item
+
+    trainers, runs = [], []
+    for name, hidden in (("a", 8), ("b", 12)):
+        trainer = dropout_trainer(tmp_path, name, hidden)
+        run = ticking(trainer.run())
+        # as the bench does: each run's state is taken right after its own seeding and set-up
+        runs.append(own_random_state(run, trainer.device) if keep_own_state else run)
+        trainers.append(trainer)
+    switches = [index for index, _ in take_turns(runs, [OwnClock(wall), OwnClock(wall)], turn_s=1.0)]
+    assert switches[:4] == [0, 1, 0, 1]   # they really alternate
+    return [final_weights(t) for t in trainers]
+
+
+def test_runs_taking_turns_draw_what_they_would_draw_alone(tmp_path: Path):
+    alone = []
+    for name, hidden in (("a", 8), ("b", 12)):
+        trainer = dropout_trainer(tmp_path / "alone", name, hidden)
+        for _ in trainer.run():
+            pass
+        alone.append(final_weights(trainer))
+    together = interleaved(tmp_path / "turns", keep_own_state=True)
+    for mine, theirs in zip(alone, together):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert torch.equal(mine[key], theirs[key]), key
+    # without their own random state, the two runs draw from one stream and both end elsewhere
+    shared = interleaved(tmp_path / "shared", keep_own_state=False)
+    assert not all(torch.equal(alone[0][k], shared[0][k]) for k in alone[0])
