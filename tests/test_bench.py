@@ -239,10 +239,11 @@ def test_cli_bench_renders_and_writes_json(result, monkeypatch, tmp_path, capsys
         return {k: v for k, v in result.items() if k != "_messages"}
 
     monkeypatch.setattr(suite, "run_suite", fake_run_suite)
-    code = main(["bench", "--quick", "--minutes", "0.5", "--corpus", str(bench_dir), "--json",
-                 str(tmp_path / "b.json")])
+    code = main(["bench", "--quick", "--minutes", "0.5", "--corpus", str(bench_dir), "--turn-seconds", "0",
+                 "--json", str(tmp_path / "b.json")])
     assert code == 0
     assert seen["settings"].quick and seen["settings"].minutes == 0.5 and seen["settings"].corpus == bench_dir
+    assert seen["settings"].turn_seconds == 0
     printed = capsys.readouterr().out
     assert "matmul roofline" in printed and "targets" in printed
     assert json.loads((tmp_path / "b.json").read_text())["targets"]
@@ -251,5 +252,7 @@ def test_cli_bench_renders_and_writes_json(result, monkeypatch, tmp_path, capsys
 def test_cli_bench_bad_options_are_one_line_errors(tmp_path, capsys):
     assert main(["bench", "--quick", "--minutes", "0"]) == 2
     assert "rnngen: error: --minutes must be positive" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--turn-seconds", "-1"]) == 2
+    assert "rnngen: error: --turn-seconds must not be negative" in capsys.readouterr().err
     assert main(["bench", "--quick", "--corpus", str(tmp_path / "nowhere")]) == 2
     assert "no benchmark corpus" in capsys.readouterr().err

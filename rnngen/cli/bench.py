@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--corpus", type=Path, default=None, metavar="DIR",
                    help="benchmark split folder with train/valid/test.txt (default ../shared/corpora/bench/wt2-mini)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="torch threads (default: one per core)")
+    p.add_argument("--turn-seconds", type=float, default=None, metavar="S",
+                   help="the reference and best budget runs take turns this long on the machine, each timed by its "
+                        "own clock (default 10; 0: one after the other)")
     p.set_defaults(run=run)
 
 
@@ -37,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
         if args.minutes <= 0:
             raise ConfigError(f"--minutes must be positive, got {args.minutes}")
         settings = replace(settings, minutes=args.minutes)
+    if args.turn_seconds is not None:
+        if args.turn_seconds < 0:
+            raise ConfigError(f"--turn-seconds must not be negative, got {args.turn_seconds}")
+        settings = replace(settings, turn_seconds=args.turn_seconds)
     if args.threads < 0:
         raise ConfigError(f"--threads must not be negative, got {args.threads}")
     settings = replace(settings, threads=args.threads)
