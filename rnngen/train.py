@@ -119,7 +119,8 @@ class Trainer:
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
         self.lr = train_config.learning_rate
-        # The fused output layer + cross-entropy (rnngen.loss); `fused=False` is the plain PyTorch path.
+        # The fused output layer + cross-entropy (rnngen.loss) and the embedding gradient added in place
+        # (`RNNModel.add_deferred_lookup_grads`); `fused=False` is the plain PyTorch path.
         self.fused = True
         # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
         self.amp = train_config.precision == "bf16"
@@ -221,9 +222,12 @@ class Trainer:
         targets = batch.targets.to(self.device, non_blocking=True)
         hidden = None if batch.reset or hidden is None else detach(hidden)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp)
+            loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp,
+                                       defer_lookup=self.fused)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.fused:
+            module.add_deferred_lookup_grads()
         if cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
         self.optimizer.step()

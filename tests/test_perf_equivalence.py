@@ -346,3 +346,52 @@ def test_word_dropout_on_looked_up_rows_equals_masking_the_matrix(tied):
     assert torch.equal(fast, plain)
     torch.testing.assert_close(fast_grad, model.encoder.weight.grad, **TIGHT)
     assert torch.equal(fast_grad == 0, model.encoder.weight.grad == 0)  # the same words dropped
+
+
+@pytest.mark.parametrize("softmax,tied,embed_drop", [("full", False, 0.0), ("full", True, 0.2),
+                                                     ("adaptive", True, 0.1), ("adaptive", False, 0.0)])
+def test_deferred_lookup_gradient_equals_autograds(softmax, tied, embed_drop):
+    """`loss(defer_lookup=True)` + `add_deferred_lookup_grads` gives every parameter the same gradient.
+
+    The loss is the same tensor bit for bit; the embedding gradient sums the
+    same rows in another order, so it is equal to float32 rounding.
+    """
+    config = ModelConfig(rnn_type="lstm", emb=16, hidden=16, layers=2, dropout=0.3, embed_drop=embed_drop,
+                         tied=tied, softmax=softmax).validate()
+    torch.manual_seed(0)
+    model = RNNModel(config, 60 if softmax == "full" else 2100).train()
+    g = torch.Generator().manual_seed(4)
+    ids = torch.randint(0, model.encoder.num_embeddings, (3, 11), generator=g)
+    targets = torch.randint(0, model.encoder.num_embeddings, (3, 11), generator=g)
+    grads = []
+    for defer in (False, True):
+        torch.manual_seed(9)  # the same dropout masks
+        model.zero_grad(set_to_none=True)
+        loss, _ = model.loss(ids, targets, defer_lookup=defer)
+        loss.backward()
+        if defer:
+            assert model.encoder.weight.grad is None or tied  # held back, not yet added
+            model.add_deferred_lookup_grads()
+        grads.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (plain_loss, plain), (fast_loss, fast) = grads
+    assert torch.equal(plain_loss, fast_loss)
+    assert plain.keys() == fast.keys()
+    for name in plain:
+        torch.testing.assert_close(fast[name], plain[name], **TIGHT, msg=name)
+    assert model._lookups == []
+
+
+def test_trainer_step_adds_the_deferred_lookup_gradient(tmp_path):
+    """The trainer's optimised step and its plain one (`fused = False`) update the weights alike."""
+    corpus = tiny_corpus()
+    mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=1, dropout=0.2, tied=True)
+    weights = []
+    for fused in (False, True):
+        trainer = Trainer(corpus, mc, TrainConfig(batch_size=8, sample_every=0, seed=2), tmp_path / f"m{fused}")
+        trainer.fused = fused
+        vocab = trainer.lm.vocab
+        hidden = None
+        for batch in list(batches("sentences", trainer.train_ids, vocab.bos_id, vocab.eos_id, 8, 35))[:3]:
+            _, hidden = trainer.step(batch, hidden)
+        weights.append(trainer.lm.module.encoder.weight.detach().clone())
+    torch.testing.assert_close(weights[1], weights[0], **TIGHT)
