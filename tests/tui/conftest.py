@@ -11,6 +11,7 @@ import torch
 # Tiny models train fastest on one thread, and the test machine is shared.
 torch.set_num_threads(1)
 
+from tests.tui._harness import wait_for  # noqa: F401  (one wait for every TUI test: 90 s, for a busy CI machine)
 from tests.tui.snapshot_app import build_env, make_snapshot_app, register_tiny
 
 
@@ -51,15 +52,6 @@ def app(app_env):
 def notifications(app) -> list[str]:
     """Every notification so far as 'title: message'."""
     return [f"{n.title}: {n.message}" for n in app._notifications]
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    """Pause until predicate() is true (workers post results asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 def shown(widget, width: int = 200) -> str:
