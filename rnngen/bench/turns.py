@@ -46,8 +46,7 @@ def take_turns(runs: Sequence[Iterator[T]], clocks: Sequence[OwnClock], turn_s: 
 
     The work between two of a run's items happens inside `next()`, so it is
     counted on that run's clock and nobody else's; what the caller does with
-    an item is counted on none. `turn_s <= 0` runs them one
-    after the other.
+    an item is counted on none. `turn_s <= 0` runs them one after the other.
     """
     live = list(range(len(runs)))
     while live:
