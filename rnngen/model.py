@@ -43,7 +43,6 @@ class RNNModel(nn.Module):
         self.encoder = nn.Embedding(vocab_size, config.emb)
         # (ids, gradient) of lookups whose weight gradient `loss(defer_lookup=True)` holds back
         self._lookups: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._defer_lookup = False
         # no dropout inside the module: `_layer_steps` applies rnngen's own between layers
         if config.rnn_type in ("rnn_tanh", "rnn_relu"):
             nonlinearity = config.rnn_type.split("_")[1]
@@ -88,11 +87,15 @@ class RNNModel(nn.Module):
             return (weight.new_zeros(shape), weight.new_zeros(shape))
         return weight.new_zeros(shape)
 
-    def features(self, ids: torch.Tensor, hidden: Hidden | None = None) -> tuple[torch.Tensor, Hidden]:
-        """Top-layer outputs before the softmax, shape (batch, time, out_size)."""
+    def features(self, ids: torch.Tensor, hidden: Hidden | None = None,
+                 lookups: list | None = None) -> tuple[torch.Tensor, Hidden]:
+        """Top-layer outputs before the softmax, shape (batch, time, out_size).
+
+        With `lookups`, the embedding lookup's weight gradient goes to that list (`add_deferred_lookup_grads`).
+        """
         if hidden is None:
             hidden = self.init_hidden(ids.size(0))
-        emb = self._dropout(self._embed(ids))
+        emb = self._dropout(self._embed(ids, lookups))
         if self.use_cells(ids):
             output, hidden = self._cell_steps(emb, hidden)
         elif self.training:
@@ -121,7 +124,7 @@ class RNNModel(nn.Module):
         keep = (torch.rand(shape, device=x.device, dtype=x.dtype) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
         return x * keep
 
-    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+    def _embed(self, ids: torch.Tensor, lookups: list | None = None) -> torch.Tensor:
         """Embeddings, with whole words dropped while training (Gal & Ghahramani 2016).
 
         A dropped word loses its whole vector everywhere in the batch, so the
@@ -130,7 +133,7 @@ class RNNModel(nn.Module):
         """
         p = self.config.embed_drop
         weight = self.encoder.weight
-        rows = _DeferredLookup.apply(weight, ids, self._lookups) if self._defer_lookup else self.encoder(ids)
+        rows = self.encoder(ids) if lookups is None else _DeferredLookup.apply(weight, ids, lookups)
         if not (self.training and p > 0):
             return rows
         keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(1 - p)
@@ -259,11 +262,7 @@ class RNNModel(nn.Module):
         for `add_deferred_lookup_grads`.
         """
         self._lookups.clear()
-        self._defer_lookup = defer_lookup
-        try:
-            output, hidden = self.features(ids, hidden)
-        finally:
-            self._defer_lookup = False
+        output, hidden = self.features(ids, hidden, self._lookups if defer_lookup else None)
         flat, goal = output.reshape(-1, output.size(-1)), targets.reshape(-1)
         if self.adaptive is not None:
             keep = goal != IGNORE
