@@ -18,6 +18,11 @@ SOFTMAXES = ("full", "adaptive")
 SCHEDULES = ("plateau", "linear", "cosine", "constant")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Bounds on a model's shape: far above what trains on one machine, low enough that a crafted config.json
+# cannot make rnngen allocate gigabytes or build 100,000 layers before anything is checked.
+MAX_VOCAB = 10_000_000
+MAX_WIDTH = 16_384
+MAX_LAYERS = 64
 
 
 @dataclass(frozen=True)
@@ -39,12 +44,18 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         if self.rnn_type not in RNN_TYPES:
             raise ConfigError(f"unknown model type {self.rnn_type!r}: choose one of {', '.join(RNN_TYPES)}")
-        _positive("vocab-size", self.vocab_size, minimum=4)
-        _positive("emb", self.emb)
-        _positive("hidden", self.hidden)
-        _positive("layers", self.layers)
+        _positive("vocab-size", self.vocab_size, minimum=4, maximum=MAX_VOCAB)
+        _positive("emb", self.emb, maximum=MAX_WIDTH)
+        _positive("hidden", self.hidden, maximum=MAX_WIDTH)
+        _positive("layers", self.layers, maximum=MAX_LAYERS)
+        for name in ("rnn_type", "softmax"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name.replace('_', '-')} must be a name, got {getattr(self, name)!r}")
+        for name in ("tied", "locked_dropout"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name.replace('_', '-')} must be true or false, got {getattr(self, name)!r}")
         for name in ("dropout", "weight_drop", "embed_drop"):
-            if not 0.0 <= getattr(self, name) < 1.0:
+            if not _is_number(getattr(self, name)) or not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name.replace('_', '-')} must be in [0, 1), got {getattr(self, name)}")
         if self.softmax not in SOFTMAXES:
             raise ConfigError(f"unknown softmax {self.softmax!r}: choose one of {', '.join(SOFTMAXES)}")
@@ -71,7 +82,7 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty (adamw: decoupled)"})
     seed: int = field(default=1234, metadata={"help": "random seed: same seed, same model"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
-    precision: str = field(default="fp32", metadata={"help": "fp32, or bf16: bfloat16 matrix products with float32 weights (fast on GPUs and on CPUs with AVX512-BF16 or AMX)"})
+    precision: str = field(default="fp32", metadata={"help": "fp32, or bf16: bfloat16 matrix products with float32 weights (fast on GPUs and on CPUs with AVX512-BF16 or AMX; elsewhere it runs, slower than fp32)"})
     sample_every: int = field(default=200, metadata={"help": "emit a sample sentence every N batches (0 = never)"})
     log_every: int = field(default=10, metadata={"help": "emit progress every N batches"})
 
@@ -157,6 +168,15 @@ def from_dict(cls, data: dict[str, Any]):
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _positive(name: str, value: int, minimum: int = 1) -> None:
+def _positive(name: str, value: int, minimum: int = 1, maximum: int | None = None) -> None:
+    """A whole number in range: config.json is a plain file, so a size may arrive as 16.0, "16" or 10**9."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum:,}, got {value:,}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -18,7 +18,7 @@ from rnngen import cache as continuous_cache
 from rnngen.cache import CacheSettings
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from rnngen.data import batches
-from rnngen.errors import CheckpointError, InputError
+from rnngen.errors import CheckpointError, ConfigError, InputError
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
 from rnngen.score import SentenceScore, evaluate_ids, score_tokens
@@ -52,6 +52,23 @@ class Evaluation:
         return self.oov / self.tokens if self.tokens else 0.0
 
 
+def check_weight_shapes(folder: Path, config: ModelConfig, vocab_size: int) -> None:
+    """Compare the sizes config.json declares with the weights file's header before anything is allocated.
+
+    The expected shapes come from a model built on the `meta` device, which
+    allocates no memory, so a config.json claiming 12,000 hidden units over
+    small weights is refused at once instead of after gigabytes.
+    """
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in RNNModel(config, vocab_size).state_dict().items()}
+    for name, shape in checkpoint.weight_shapes(folder).items():
+        if name not in expected:
+            raise CheckpointError(f"{folder}/model.safetensors has a tensor {name!r} its config does not have")
+        if shape != expected[name]:
+            raise CheckpointError(f"{folder}/model.safetensors does not fit its config.json: {name} is "
+                                  f"{list(shape)}, the config makes it {list(expected[name])}")
+
+
 @dataclass
 class LanguageModel:
     module: RNNModel
@@ -62,6 +79,8 @@ class LanguageModel:
     history: dict[str, Any] = field(default_factory=dict)
     corpus: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    # which training run these weights belong to: a save may replace only its own run's model (`checkpoint.save`)
+    run_id: str | None = field(default_factory=checkpoint.new_run_id)
 
     # -- building and storing -------------------------------------------------
     @classmethod
@@ -78,12 +97,19 @@ class LanguageModel:
             model_config = from_dict(ModelConfig, data.config["model"]).validate()
             train_config = from_dict(TrainConfig, data.config.get("train", {}))
             tokenizer = TokenizerSettings.from_dict(data.config.get("tokenizer", {}))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{folder}/config.json or vocab.json is corrupt: {exc}") from None
+        except ConfigError as exc:
+            raise CheckpointError(f"{folder}/config.json has settings that cannot work: {exc}") from None
+        check_weight_shapes(folder, model_config, len(vocab))
         module = RNNModel(model_config, len(vocab))
         checkpoint.load_weights(folder, module)
+        if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+            raise CheckpointError(f"{folder}/model.safetensors holds NaN or infinite weights (training diverged); "
+                                  "it cannot score or generate")
         module.to(device).eval()
-        return cls(module, vocab, tokenizer, model_config, train_config, data.history, data.corpus, folder)
+        return cls(module, vocab, tokenizer, model_config, train_config, data.history, data.corpus, folder,
+                   data.config.get("run"))
 
     def checkpoint_data(self) -> checkpoint.CheckpointData:
         config = {
@@ -93,11 +119,14 @@ class LanguageModel:
             "vocab_size": len(self.vocab),
             "parameters": self.module.num_parameters(),
         }
+        if self.run_id is not None:
+            config["run"] = self.run_id
         return checkpoint.CheckpointData(config, self.vocab.to_json(), self.history, self.corpus)
 
-    def save(self, path: str | Path, trainer_state: dict | None = None) -> Path:
+    def save(self, path: str | Path, trainer_state: dict | None = None, replace: bool = False) -> Path:
+        """Save atomically; another model already at `path` is replaced only with `replace=True`."""
         folder = checkpoint.resolve(path)
-        self.path = checkpoint.save(folder, self.module, self.checkpoint_data(), trainer_state)
+        self.path = checkpoint.save(folder, self.module, self.checkpoint_data(), trainer_state, replace)
         return self.path
 
     @property

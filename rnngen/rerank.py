@@ -22,6 +22,7 @@ distinct (prefix, next word) pair is computed once (`score.shared_prefixes`).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
@@ -307,11 +308,53 @@ class Reranking:
         return sorted(r.candidate.line for r in self.ranked() if r.lm.unknown_only)
 
     @property
-    def missing_ids(self) -> list[int]:
-        """Ids between the smallest and largest that have no candidates (they get no `best` line)."""
-        ids = [i for i, _ in self.groups]
-        present = set(ids)
-        return [i for i in range(ids[0], ids[-1] + 1) if i not in present] if ids else []
+    def missing_ids(self) -> "IdGaps":
+        """Ids between the smallest and largest that have no candidates (they get no `best` line), as ranges."""
+        return IdGaps([i for i, _ in self.groups])
+
+
+class IdGaps(Sequence[int]):
+    """The ids missing between sorted ids, held as ranges: ids 0 and 10**8 must not make 10**8 ints.
+
+    It reads like a list of the missing ids (len, indexing, slicing, iteration,
+    equality with a list) but only a slice or a full iteration makes them.
+    """
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.ranges = [range(a + 1, b) for a, b in zip(ids, ids[1:]) if b > a + 1]
+        self._ends = list(itertools.accumulate(len(r) for r in self.ranges))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("IdGaps index out of range")
+        k = bisect.bisect_right(self._ends, index)
+        return self.ranges[k][index - (self._ends[k - 1] if k else 0)]
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.chain.from_iterable(self.ranges)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IdGaps):
+            return self.ranges == other.ranges
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"IdGaps({self.describe()})"
+
+    def describe(self, limit: int = 10) -> str:
+        """The first `limit` gaps, each one id or a first-last range: "1, 4-6, 8-99999999"."""
+        parts = [str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in self.ranges[:limit]]
+        return ", ".join(parts) + (", ..." if len(self.ranges) > limit else "")
 
 
 def combine(nbest: NBestList, scores: Sequence[LMScore], settings: RerankSettings) -> Reranking:

@@ -8,6 +8,7 @@ current model, and return.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
@@ -20,13 +21,16 @@ import torch
 from rnngen.config import ModelConfig, TrainConfig, to_dict
 from rnngen.corpus.base import Corpus
 from rnngen.data import Batch, batches, count_batches
-from rnngen.errors import ConfigError, CorpusError
+from rnngen import hardware
+from rnngen.checkpoint import is_record
+from rnngen.errors import CheckpointError, ConfigError, CorpusError
 from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Sample, Started
 from rnngen.generate import SamplingSettings, generate
 from rnngen.lm import LanguageModel
 from rnngen.model import Hidden, RNNModel, detach, select_device
 from rnngen.score import evaluate_ids
 from rnngen import checkpoint
+from rnngen.lock import ModelLock
 from rnngen.vocab import Vocabulary
 
 
@@ -82,18 +86,13 @@ def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: 
         )
 
 
-def is_record(h: object) -> bool:
-    """A well-formed history record (history.json is a plain file a person may have edited)."""
-    return (isinstance(h, dict) and isinstance(h.get("epoch"), int)
-            and all(isinstance(h.get(key), (int, float)) for key in ("train_loss", "valid_ppl")))
-
-
 class Trainer:
     """Holds the model, data and loop state; `run()` yields events."""
 
     def __init__(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path,
                  stop: threading.Event | None = None, resume: bool = False,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, force: bool = False) -> None:
+        """`force` consents to replacing a model already at `out` (without it a fresh run refuses to start)."""
         self.config = train_config.validate()
         # What --max-minutes, the schedule and tokens/s are timed by: the bench passes a clock that runs only
         # while this trainer does, so two runs can take turns on the machine (`rnngen.bench.turns`).
@@ -101,9 +100,24 @@ class Trainer:
         self.out = checkpoint.resolve(out)
         self.stop = stop or threading.Event()
         self.corpus = corpus
+        self.device = select_device(train_config.device)
+        # held for the whole run: a second training of the same model is refused with who holds it
+        self.lock = ModelLock(self.out).acquire()
+        try:
+            self._setup(corpus, model_config, train_config, resume, force)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _setup(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, resume: bool,
+               force: bool) -> None:
+        checkpoint.recover(self.out)
+        if not resume:
+            checkpoint.check_replaceable(self.out, None, force)
+        # the first save of a fresh run replaces what is there only with consent (checked above)
+        self.replace = force and not resume
         torch.manual_seed(train_config.seed)
         self.rng = random.Random(train_config.seed)
-        self.device = select_device(train_config.device)
         state = self._resume_state() if resume else None
         if state is not None:
             self.lm = LanguageModel.load(self.out, self.device)
@@ -124,6 +138,9 @@ class Trainer:
         self.fused = True
         # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
         self.amp = train_config.precision == "bf16"
+        # oneDNN's bf16 RNN primitive exists only on CPUs with native bf16; elsewhere the recurrent layers take
+        # ATen's own kernels in float32 (`hardware.rnn_autocast`), so bf16 trains on every CPU.
+        self.amp_context = hardware.rnn_autocast(self.device) if self.amp else contextlib.nullcontext
         self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, self.lr)
         self.epoch, self.best, self.stale = 1, math.inf, 0
         # the running mean of the weights over the run's last `average` share (None until it starts)
@@ -141,7 +158,11 @@ class Trainer:
         return state
 
     def _restore(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(f"cannot resume: {self.out}/trainer.pt holds another model's or another "
+                                  f"optimizer's state ({str(exc).splitlines()[0][:120]})") from None
         self.lr = float(state["lr"])
         set_lr(self.optimizer, self.lr)
         self.epoch = int(state["epoch"]) + 1
@@ -154,6 +175,12 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> Iterator[Event]:
+        try:
+            yield from self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> Iterator[Event]:
         cfg, module = self.config, self.lm.module
         per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt)
         start = self.clock()
@@ -221,7 +248,7 @@ class Trainer:
         inputs = batch.inputs.to(self.device, non_blocking=True)
         targets = batch.targets.to(self.device, non_blocking=True)
         hidden = None if batch.reset or hidden is None else detach(hidden)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+        with self.amp_context(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp,
                                        defer_lookup=self.fused)
         self.optimizer.zero_grad(set_to_none=True)
@@ -311,17 +338,16 @@ class Trainer:
                  "stale": self.stale}
         live, self.lm.module = self.lm.module, self.evaluated
         try:
-            self.lm.save(self.out, trainer_state=state)
+            self.lm.save(self.out, trainer_state=state, replace=self.replace)
         finally:
             self.lm.module = live
+        self.replace = False  # from now on the folder holds this run's model
         return Checkpointed(self.out, self.epoch, ppl)
 
     def _save_history(self) -> None:
         """Record an epoch that did not improve without touching the best weights."""
-        if (self.out / "history.json").exists():
-            tmp = self.out / ".history.json.tmp"
-            checkpoint.write_json(tmp, self._history_dict())
-            tmp.replace(self.out / "history.json")
+        if (self.out / "history.json").exists() and checkpoint.is_model_folder(self.out):
+            checkpoint.write_json(self.out / "history.json", self._history_dict())
 
     def _history_dict(self) -> dict:
         return {"epochs": self.history, "best_valid_ppl": self.best, "train_config": to_dict(self.config)}
@@ -335,6 +361,10 @@ class Trainer:
 
 
 def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path | str,
-          stop: threading.Event | None = None, resume: bool = False) -> Iterator[Event]:
-    """Train and yield progress events; the best model is saved in `out` as it improves."""
-    return Trainer(corpus, model_config, train_config, Path(out), stop, resume).run()
+          stop: threading.Event | None = None, resume: bool = False, force: bool = False) -> Iterator[Event]:
+    """Train and yield progress events; the best model is saved in `out` as it improves.
+
+    A model already at `out` is continued with `resume`, replaced with
+    `force`, and otherwise refused before anything runs.
+    """
+    return Trainer(corpus, model_config, train_config, Path(out), stop, resume, force=force).run()

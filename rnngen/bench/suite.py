@@ -31,6 +31,7 @@ from rnngen.data import batches, stream_tensor
 from rnngen.errors import CorpusError
 from rnngen.events import BatchDone, EpochDone, Finished
 from rnngen.generate import SamplingSettings
+from rnngen.hardware import native_bf16, onednn_bf16_rnn
 from rnngen.lm import LanguageModel
 from rnngen.model import select_device
 from rnngen.train import Trainer
@@ -46,15 +47,6 @@ REFERENCE = {
     "train": {"optimizer": "sgd", "lr": 20.0, "clip": 0.25, "bptt": 35, "batch_size": 20, "mode": "stream",
               "anneal": 4.0, "patience": 0, "seed": 1111},
 }
-def native_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX), where bf16 products pay."""
-    try:
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
 # rnngen's best configuration for a 6-minute CPU budget (BENCHMARKS.md, "How the best configuration was chosen"):
 # tied embeddings through a tied adaptive softmax, 300 units, dropout 0.5 and word dropout 0.1, averaged SGD, bf16
 # products where they pay.
@@ -64,7 +56,7 @@ BEST = {
               "tied": True, "softmax": "adaptive"},
     "train": {"optimizer": "sgd", "lr": 20.0, "clip": 0.25, "bptt": 35, "batch_size": 20, "mode": "stream",
               "schedule": "constant", "average": 0.5, "patience": 0, "seed": 1111,
-              "precision": "bf16" if native_bf16() else "fp32"},
+              "precision": "bf16" if native_bf16() and onednn_bf16_rnn() else "fp32"},
 }
 
 Progress = Callable[[str], None]

@@ -91,7 +91,7 @@ def _warn(result, output: str) -> None:
             _warning(f"{len(lines):,} {what} ({_lines(lines)}); scored as the model scores them")
     missing = result.missing_ids
     if missing and output == "best":
-        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        shown = missing.describe()  # ranges: a gap of 10**8 ids is one "1-99999999"
         _warning(f"{len(missing):,} id{'s' if len(missing) > 1 else ''} between {result.groups[0][0]} and "
                  f"{result.groups[-1][0]} without candidates, so without an output line: {shown}")
 

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--preset", default="small", choices=list(PRESET_HELP),
                    help="starting configuration: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     p.add_argument("--resume", action="store_true", help="continue training the model in --out")
+    p.add_argument("--force", action="store_true",
+                   help="replace the model already in --out with a new one (without it, training refuses to start)")
     p.add_argument("--tokenized", action=argparse.BooleanOptionalAction, default=None,
                    help="the corpus is already tokenized, one sentence per line (default: detect)")
     p.add_argument("--lowercase", action="store_true", help="lower-case the corpus (and later input)")
@@ -32,6 +34,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnngen.config import ModelConfig, TrainConfig, preset, with_overrides
     from rnngen.corpus import load_corpus
+    from rnngen.errors import ConfigError
     from rnngen.train import train
 
     model_config, train_config = preset(args.preset)
@@ -42,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {warning}")
     stop = threading.Event()
-    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume)
+    if args.resume and args.force:
+        raise ConfigError("--resume continues the model in --out and --force replaces it: choose one")
+    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force)
     previous = signal.signal(signal.SIGINT, _stop_handler(stop))
     try:
         return _render(events, args.quiet)
