@@ -68,3 +68,39 @@ def rnn_autocast(device: torch.device) -> Callable[[], ContextManager]:
     if device.type != "cpu" or onednn_bf16_rnn():
         return contextlib.nullcontext
     return lambda: torch.backends.mkldnn.flags(enabled=False)
+
+
+# -- threads ---------------------------------------------------------------------
+THREADS_ENV = "RNNGEN_THREADS"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads(cores: int | None = None) -> int:
+    """One core left free: on a shared 2-core machine torch's default of 2 threads collapses (BENCHMARKS.md)."""
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores - 1)
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads: `threads`, else $RNNGEN_THREADS, else `default_threads()`; returns it."""
+    from rnngen.errors import ConfigError
+
+    if threads is None:
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ConfigError(f"${THREADS_ENV} must be a whole number of threads, at least 1, got {raw!r}")
+            threads = int(raw)
+    if threads is None:
+        threads = default_threads()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"--threads must be a whole number, at least 1, got {threads!r}")
+    torch.set_num_threads(threads)
+    return threads

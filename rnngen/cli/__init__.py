@@ -39,7 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run one command; a user error is one line and exit 2, Ctrl-C anywhere (even while importing) is 130."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        return _interrupted()
+
+
+def _main(argv: list[str]) -> int:
     if not argv:
         return _open_tui()
     parser = build_parser()
@@ -54,11 +61,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RnngenError as exc:
         print(f"rnngen: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rnngen: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return 0
+
+
+def _interrupted() -> int:
+    """A second Ctrl-C while we say goodbye must not turn into a traceback or exit 0."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        print("rnngen: interrupted", file=sys.stderr)
+    except Exception:  # stderr closed or broken: the exit code still says it
+        pass
+    return 130
 
 
 def _open_tui() -> int:
