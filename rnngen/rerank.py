@@ -28,6 +28,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from rnngen.errors import ConfigError, InputError
@@ -135,6 +136,20 @@ def decode_lines(chunks: Iterable[bytes], name: str = "input") -> Iterator[str]:
         except UnicodeDecodeError:
             raise InputError(f"{name}, line {number}: not UTF-8 text") from None
         yield text.rstrip("\r\n")
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The text lines of an n-best file, decoded as `rnngen rerank FILE` decodes them."""
+    name = str(path)
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
+        raise InputError(f"{name} is not a regular file; pipe it in with '-' instead")  # a FIFO would block
+    try:
+        with open(path, "rb") as handle:
+            return list(decode_lines(handle, name))
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"no such file: {name}") from None
+    except IsADirectoryError:
+        raise InputError(f"{name} is a folder; give an n-best list file") from None
 
 
 def detect_format(line: str) -> str:
@@ -268,15 +283,29 @@ class LMScore:
 def score_candidates(lm, texts: Sequence[str], settings: RerankSettings = RerankSettings(), chunk: int = CHUNK,
                      progress: Callable[[int, int], None] | None = None) -> list[LMScore]:
     """LM scores for many candidate texts, one batched `score_tokens` call per `chunk` of them."""
-    results: list[LMScore] = []
+    return lm_scores(score_texts(lm, texts, chunk, progress), settings)
+
+
+def score_texts(lm, texts: Sequence[str], chunk: int = CHUNK,
+                progress: Callable[[int, int], None] | None = None) -> list[SentenceScore]:
+    """The sentence scores behind `score_candidates`, batched the same way.
+
+    A front end that keeps these can rank again under other settings (`lm_scores`, then `combine`)
+    without scoring again, and gets the very numbers `rerank` gets.
+    """
+    results: list[SentenceScore] = []
     for start in range(0, len(texts), max(1, chunk)):
         tokenized = [lm.tokenize(t) for t in texts[start:start + chunk]]
-        for s in lm.score_tokens(tokenized):
-            results.append(LMScore(s.logprob, s.num_tokens, s.oov_count,
-                                   lm_feature(s, settings.normalization, settings.oov_penalty)))
+        results.extend(lm.score_tokens(tokenized))
         if progress is not None:
             progress(len(results), len(texts))
     return results
+
+
+def lm_scores(scores: Sequence[SentenceScore], settings: RerankSettings = RerankSettings()) -> list[LMScore]:
+    """Each scored candidate's LM feature under `settings`."""
+    return [LMScore(s.logprob, s.num_tokens, s.oov_count, lm_feature(s, settings.normalization, settings.oov_penalty))
+            for s in scores]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 
 from rnngen.data import IGNORE, pad_sentences
+from rnngen.errors import InputError
 from rnngen.model import RNNModel
 from rnngen.vocab import EOS, Vocabulary
 
@@ -102,6 +103,18 @@ def normalized(score: SentenceScore, method: str = "none", alpha: float = 0.6) -
     if method == "wp":
         return score.logprob / (((5.0 + score.num_tokens) / 6.0) ** alpha)
     raise ValueError(f"unknown normalisation {method!r}")
+
+
+def check_scorable(tokens: Sequence[str], vocab: Vocabulary, text: str, where: str = "the sentence") -> None:
+    """Refuse what `rnngen score` and the Score tab do not score: an empty sentence, or one of unknown words only.
+
+    A sentence made only of `<unk>` says nothing about the model but would get a number that looks like one.
+    `where` names the sentence in the message ("line 3").
+    """
+    if not tokens:
+        raise InputError(f"{where} is an empty sentence")
+    if all(vocab.is_oov(t) for t in tokens):
+        raise InputError(f"{where} has only words the model does not know: {text.strip()[:60]!r}")
 
 
 @torch.inference_mode()

@@ -50,8 +50,12 @@ def read_lines(source: str | None) -> list[str]:
         name = "standard input"
     else:
         path = Path(source)
-        if not path.is_file():
+        if path.is_dir():
+            raise InputError(f"{source} is a folder; give a file with one sentence per line")
+        if not path.exists():
             raise InputError(f"no such file: {source}")
+        if not path.is_file():  # a FIFO or a device would be read forever or block
+            raise InputError(f"{source} is not a regular file; pipe it in with '-' instead")
         data = path.read_bytes()
         name = source
     if b"\x00" in data[:65536]:
@@ -60,7 +64,10 @@ def read_lines(source: str | None) -> list[str]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{name} is not UTF-8 text") from None
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[: -1 if text.endswith(("\n", "\r")) else None]
+    # Lines end at \n or \r\n only: a lone \r inside a line is not a line break (as Python's and NLTK's
+    # line-based readers, and `rnngen rerank`, see it), so line N is the Nth line an editor shows.
+    text = text.replace("\r\n", "\n")
+    return text.split("\n")[: -1 if text.endswith("\n") else None]
 
 
 def load_model(name: str):

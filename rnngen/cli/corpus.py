@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rnngen.cli._common import err, out
+from rnngen.cli._display import safe, visible
 
 
 def register(sub) -> None:
@@ -132,13 +133,13 @@ def render_stats(stats) -> None:
     from rich.table import Table
 
     for warning in stats.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {safe(warning)}")
     mode = "pre-tokenized (split on spaces)" if stats.tokenizer["words"] == "whitespace" else "NLTK words"
     mode += ", one sentence a line" if stats.tokenizer["sentences"] == "lines" else ", Punkt sentences"
-    summary = Table(title=f"corpus {stats.name}", show_header=False, title_justify="left")
+    summary = Table(title=f"corpus {safe(stats.name)}", show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("source", stats.source)
+    summary.add_row("source", safe(stats.source))
     summary.add_row("tokenization", mode + (", lower-cased" if stats.tokenizer["lowercase"] else ""))
     summary.add_row("sentences", f"{stats.total_sentences:,}  (train {stats.sentences['train']:,} / valid "
                     f"{stats.sentences['valid']:,} / test {stats.sentences['test']:,})")
@@ -172,10 +173,10 @@ def render_stats(stats) -> None:
         for col in ("#", "word", "count", "share"):
             words.add_column(col, justify="left" if col == "word" else "right")
         for i, (w, c) in enumerate(stats.top_words, 1):
-            words.add_row(str(i), w, f"{c:,}", f"{100 * c / total:.2f}%")
+            words.add_row(str(i), safe(w), f"{c:,}", f"{100 * c / total:.2f}%")
         out.print(words)
     if stats.samples:
         out.print("[bold]sample sentences (tokenized, train)[/]")
         for s in stats.samples:
             text = " ".join(s)
-            out.print("  " + (text if len(text) <= 160 else text[:157] + "…"), markup=False)
+            out.print("  " + visible(text if len(text) <= 160 else text[:157] + "…"), markup=False)

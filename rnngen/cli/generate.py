@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnngen.cli._common import load_model
+from rnngen.cli._display import tsv_field, visible
 
 
 def register(sub) -> None:
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
                                 args.seed).validate()
     lm = load_model(args.model)
     current, detok = -1, None
-    write = sys.stdout.write
+
+    def write(text: str) -> None:
+        sys.stdout.write(visible(text))  # a sampled word holds what the corpus held: no control reaches the terminal
     for n, step in lm.generate(args.prompt, settings, args.count, alternatives=5 if args.show_probs else 0):
         if n != current:
             if detok is not None:
@@ -45,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
                 for w in lm.tokenize(args.prompt):
                     write(detok.feed(w))
         if args.show_probs:
-            alts = ", ".join(f"{w} {p:.3f}" for w, p in step.alternatives)
-            write(f"{step.word}\t{step.prob:.4f}\t{alts}\n")
+            alts = ", ".join(f"{tsv_field(w)} {p:.3f}" for w, p in step.alternatives)
+            sys.stdout.write(f"{tsv_field(step.word)}\t{step.prob:.4f}\t{alts}\n")
         elif not step.is_end:
             write(detok.feed(step.word))
         sys.stdout.flush()

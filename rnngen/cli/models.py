@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rnngen.cli._common import emit, fmt_ppl, out
+from rnngen.cli._display import safe
 
 
 def register(sub) -> None:
@@ -26,17 +27,45 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         out.print("no models yet: train one with `rnngen train travel --out demo`")
         return 0
+    readable = [r for r in rows if not r.get("error")]
+    if readable:
+        out.print(_table(readable, out.width))
+    for r in rows:
+        if r.get("error"):  # on its own line, whole: the reason is what the user needs to read
+            out.print(f"[bold]{safe(r['name'])}[/]  [red]unreadable:[/] {safe(r['error'])}", soft_wrap=False)
+    return 0
+
+
+COLUMNS = ("name", "type", "size", "vocab", "params", "corpus", "best ppl", "date")
+OPTIONAL = ("date", "params", "corpus")  # dropped in this order when the terminal is too narrow for them
+
+
+def _cells(r: dict) -> dict[str, str]:
+    return {"name": safe(r["name"]), "type": safe(str(r["type"])), "size": f"{r['layers']}x{r['hidden']}",
+            "vocab": f"{r['vocab']:,}", "params": f"{r['parameters']:,}", "corpus": safe(str(r["corpus"])),
+            "best ppl": fmt_ppl(r["best_valid_ppl"]), "date": r["date"]}
+
+
+def _table(rows: list[dict], width: int):
+    """The models as a table that fits `width`: names are never cut, less needed columns go first."""
+    from rich.cells import cell_len
+    from rich.markup import render
     from rich.table import Table
 
+    cells = [_cells(r) for r in rows]
+
+    def need(column: str) -> int:  # the column's widest cell, with rich's padding and border
+        return max(cell_len(render(c[column]).plain) for c in cells + [{column: column}]) + 3
+
+    columns = list(COLUMNS)
+    for column in OPTIONAL:
+        if sum(need(c) for c in columns) + 1 <= width:
+            break
+        columns.remove(column)
     table = Table()
-    for name in ("name", "type", "size", "vocab", "params", "corpus", "best ppl", "date"):
+    for name in columns:
         table.add_column(name, justify="right" if name in ("vocab", "params", "best ppl") else "left",
-                         no_wrap=name in ("size", "date", "type"))
-    for r in rows:
-        if r.get("error"):
-            table.add_row(r["name"], "[red]unreadable[/]", r["error"], "", "", "", "", "")
-            continue
-        table.add_row(r["name"], r["type"], f"{r['layers']}x{r['hidden']}", f"{r['vocab']:,}", f"{r['parameters']:,}",
-                      r["corpus"], fmt_ppl(r["best_valid_ppl"]), r["date"])
-    out.print(table)
-    return 0
+                         no_wrap=name != "corpus", min_width=need(name) - 3 if name == "name" else None)
+    for c in cells:
+        table.add_row(*(c[name] for name in columns))
+    return table

@@ -58,16 +58,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(source: str, format: str | None):
-    from rnngen.errors import InputError
-    from rnngen.rerank import decode_lines, parse
+    from rnngen.rerank import decode_lines, parse, read_lines
 
     if source == "-":
         return parse(decode_lines(sys.stdin.buffer, "standard input"), format, "standard input")
-    try:
-        with open(source, "rb") as handle:
-            return parse(decode_lines(handle, source), format, source)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise InputError(f"no such file: {source}") from None
+    return parse(read_lines(source), format, source)
 
 
 def _with_progress(work, total: int):

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rnngen.cli._common import emit, fmt_ppl, load_model, out, read_lines
+from rnngen.cli._display import safe, tsv_field
 
 
 def register(sub) -> None:
@@ -20,17 +21,14 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnngen.errors import InputError
+    from rnngen.score import check_scorable
 
     lm = load_model(args.model)
     lines = read_lines(args.input)
     if not any(line.strip() for line in lines):
         raise InputError("no sentences to score: the input is empty")
     for number, line in enumerate(lines, 1):
-        tokens = lm.tokenize(line)
-        if not tokens:
-            raise InputError(f"line {number} is an empty sentence")
-        if all(lm.vocab.is_oov(t) for t in tokens):
-            raise InputError(f"line {number} has only words the model does not know: {line.strip()[:60]!r}")
+        check_scorable(lm.tokenize(line), lm.vocab, line, f"line {number}")
     scores = lm.score(lines)
     if args.format == "jsonl":
         for s in scores:
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "tsv":
         emit("text\tlogprob\tlog10prob\ttokens\tperplexity\toov")
         for s in scores:
-            emit(f"{s.text}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}")
+            emit(f"{tsv_field(s.text)}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}")
     else:
         out.print(_table(scores))
     return 0
@@ -52,6 +50,6 @@ def _table(scores):
     for name in ("log P", "log10 P", "tokens", "ppl", "per token", "OOV"):
         table.add_column(name, justify="right", no_wrap=True)
     for s in scores:
-        table.add_row(s.text, f"{s.logprob:.3f}", f"{s.log10prob:.3f}", str(s.num_tokens), fmt_ppl(s.perplexity),
+        table.add_row(safe(s.text), f"{s.logprob:.3f}", f"{s.log10prob:.3f}", str(s.num_tokens), fmt_ppl(s.perplexity),
                       f"{s.per_token:.3f}", str(s.oov_count))
     return table

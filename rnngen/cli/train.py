@@ -7,6 +7,7 @@ import signal
 import threading
 
 from rnngen.cli._common import add_config_flags, err, fmt_ppl, picked
+from rnngen.cli._display import safe
 
 
 def register(sub) -> None:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     with err.status(f"reading corpus {args.corpus}…"):
         corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
     for warning in corpus.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {safe(warning)}")
     stop = threading.Event()
     if args.resume and args.force:
         raise ConfigError("--resume continues the model in --out and --force replaces it: choose one")
@@ -92,7 +93,7 @@ def _render(events, quiet: bool) -> int:
                                 ppl=fmt_ppl(math.exp(min(ev.loss, 50))), tps=f"{ev.tokens_per_s:,.0f}", lr=ev.lr,
                                 eta=_duration(ev.eta_s))
             elif isinstance(ev, Sample) and not quiet:
-                progress.console.print(f"[dim]  sample: {ev.text}[/]")
+                progress.console.print(f"[dim]  sample: {safe(ev.text)}[/]")
             elif isinstance(ev, EpochDone):
                 mark = "[green]best[/]" if ev.improved else ""
                 progress.console.print(f"epoch {ev.epoch}: train loss {ev.train_loss:.3f}, valid ppl "

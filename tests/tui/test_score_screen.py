@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
+from rnngen.errors import RnngenError
 from rnngen.score import normalized
 from rnngen.tui.screens.score import ScorePane
-from rnngen.tui.widgets.candidates import CandidatesPanel, candidate_lines
+from rnngen.tui.widgets.candidates import CandidatesPanel
 from rnngen.tui.widgets.heatmap import HeatMap, format_prob, layout
 from tests.tui._harness import PaneApp, click_into, wait_for
 
@@ -160,6 +165,10 @@ def expected_order(lm, lines, method, alpha=0.6):
     return [lines[i] for i in sorted(range(len(lines)), key=lambda i: -values[i])], scores, values
 
 
+def number(value: float) -> str:
+    return f"{value:.3f}"
+
+
 async def test_candidates_are_ranked_as_the_engine_ranks_them(tiny_lm):
     app = PaneApp(ScorePane, tiny_lm)
     lines = CANDIDATES.split("\n")
@@ -172,6 +181,7 @@ async def test_candidates_are_ranked_as_the_engine_ranks_them(tiny_lm):
         await settle(pilot)
         panel = app.query_one(CandidatesPanel)
         table = app.query_one("#cand-table", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == ["#", "candidate", "log P", "tokens", "OOV", "score"]
         for method, alpha in (("none", 0.6), ("length", 0.6), ("ppl", 0.6), ("wp", 0.6), ("wp", 2.0)):
             app.query_one("#cand-criterion", Select).value = method
             if method == "wp":
@@ -185,10 +195,55 @@ async def test_candidates_are_ranked_as_the_engine_ranks_them(tiny_lm):
             for row in rows:
                 i = lines.index(row[1])
                 s = scores[i]
-                assert row[2:] == [f"{s.logprob:.3f}", str(s.num_tokens), f"{s.per_token:.3f}",
-                                   f"{s.perplexity:,.2f}", str(s.oov_count), f"{values[i]:.4f}"]
-        # the duplicate keeps input order (stable ties), the unknown word is counted
-        assert rows[[r[1] for r in rows].index("a cat ran to the zebra .")][6] == "1"
+                assert row[2:] == [number(s.logprob), str(s.num_tokens), str(s.oov_count), number(values[i])]
+        # the unknown word is counted
+        assert rows[[r[1] for r in rows].index("a cat ran to the zebra .")][4] == "1"
+
+
+MOSES = (
+    "2 ||| the cat sat on the mat &#124; . ||| LM0= -3 ||| -3\n"
+    "2 ||| the |0-1| cat sat |2-3| on the log . ||| LM0= -2 ||| -2\n"
+    "0 ||| a dog saw a cat &amp; the cat . ||| LM0= -1 ||| -1\n"
+    "0 ||| dog a cat saw a . ||| LM0= -5 ||| -5\n"
+    "0 ||| a dog saw the cat . ||| LM0= -4 ||| -4\n"
+)
+
+
+async def test_a_moses_list_ranks_in_the_tab_as_rnngen_rerank_ranks_it(tiny_lm, tiny_lm_path, tmp_path):
+    """Escapes undone, alignment marks dropped, ids ranked apart, the list's scores combined with the LM feature."""
+    path = tmp_path / "nbest.moses"
+    path.write_text(MOSES, encoding="utf-8")
+    cli = subprocess.run([sys.executable, "-m", "rnngen", "rerank", str(tiny_lm_path), str(path), "--output", "json",
+                          "--weight", "0.5", "--normalize", "wp:0.8", "--oov-penalty", "-2"],
+                         capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    records = [json.loads(line) for line in cli.stdout.splitlines()]
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.query_one(ScorePane).action_toggle_mode()
+        await pilot.pause()
+        app.query_one("#cand-criterion", Select).value = "wp"
+        app.query_one("#cand-alpha", Input).value = "0.8"
+        app.query_one("#cand-weight", Input).value = "0.5"
+        app.query_one("#cand-oov", Input).value = "-2"
+        field = app.query_one("#cand-path", Input)
+        field.value = str(path)
+        field.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        panel = app.query_one(CandidatesPanel)
+        ranked = panel.ranked()
+        assert [(r.candidate.id, r.rank, r.candidate.line) for r in ranked] == [
+            (rec["id"], c["rank"], c["line"]) for rec in records for c in rec["candidates"]]
+        flat = [c for rec in records for c in rec["candidates"]]
+        for r, c in zip(ranked, flat):
+            assert r.lm.feature == pytest.approx(c["lm_feature"], abs=1e-9)
+            assert r.total == pytest.approx(c["total"], abs=1e-9)
+        assert "a dog saw a cat & the cat ." in panel.ranked_sentences()
+        assert "the cat sat on the log ." in panel.ranked_sentences()  # the |0-1| marks are not words
+        rows = cells(app.query_one("#cand-table", DataTable))
+        assert [r[0] for r in rows] == ["0", "", "", "2", ""]  # the id on each group's first row
+        assert [r[-1] for r in rows] == [number(c["total"]) for c in flat]
 
 
 async def test_candidates_from_a_file_and_bad_paths(tiny_lm, tmp_path):
@@ -212,13 +267,17 @@ async def test_candidates_from_a_file_and_bad_paths(tiny_lm, tmp_path):
         path.value = str(nbest)
         await pilot.press("enter")
         await settle(pilot)
-        lines = ["the dog sat on the log .", "log the on dog .", "a cat saw a dog ."]
-        assert candidate_lines(app.query_one("#cand-text", TextArea).text) == lines
-        order, _, _ = expected_order(tiny_lm, lines, "none")
-        assert app.query_one(CandidatesPanel).ranked_sentences() == order
+        assert app.query_one("#cand-text", TextArea).text == nbest.read_text(encoding="utf-8").rstrip("\n")
+        panel = app.query_one(CandidatesPanel)
+        by_id = {0: ["the dog sat on the log .", "log the on dog ."], 3: ["a cat saw a dog ."]}
+        assert [r.candidate.id for r in panel.ranked()] == [0, 0, 3]
+        for i, texts in by_id.items():
+            group = [r for r in panel.ranked() if r.candidate.id == i]
+            assert [r.total for r in group] == sorted((r.total for r in group), reverse=True)
+            assert sorted(r.candidate.text for r in group) == sorted(texts)
 
 
-async def test_ranking_needs_sentences_and_a_valid_alpha(tiny_lm):
+async def test_ranking_needs_candidates_and_valid_settings(tiny_lm):
     app = PaneApp(ScorePane, tiny_lm)
     async with app.run_test(size=SIZE) as pilot:
         app.query_one(ScorePane).action_toggle_mode()
@@ -233,10 +292,25 @@ async def test_ranking_needs_sentences_and_a_valid_alpha(tiny_lm):
         assert not app.query_one("#cand-alpha", Input).disabled
         await pilot.press("ctrl+r")
         await settle(pilot)
-        app.query_one("#cand-alpha", Input).value = "11"
-        app.query_one(CandidatesPanel).show_ranking()
+        panel = app.query_one(CandidatesPanel)
+        for field, value in (("#cand-alpha", "-1"), ("#cand-weight", "x"), ("#cand-oov", "nan")):
+            app.query_one(field, Input).value = value
+            panel.show_ranking()
+            await pilot.pause()
+            expected = panel.query_one(field, Input)
+            try:
+                panel.settings()
+            except RnngenError as exc:
+                message = str(exc)
+            else:
+                raise AssertionError(f"{field}={value} was accepted")
+            assert app.notifications_seen[-1] == ("error", message)
+            expected.value = {"#cand-alpha": "0.6", "#cand-weight": "1", "#cand-oov": "0"}[field]
+        # a malformed Moses line is refused with the engine's own message, naming the line
+        app.query_one("#cand-text", TextArea).load_text("0 ||| a dog . ||| x ||| -1\nnot an id ||| the cat . ||| x ||| -2")
+        panel.rank()
         await pilot.pause()
-        assert app.notifications_seen[-1] == ("error", "α must be a number from 0 to 10")
+        assert app.notifications_seen[-1][0] == "error" and "line 2" in app.notifications_seen[-1][1]
 
 
 async def test_score_tab_in_the_real_app(tiny_lm):
@@ -275,7 +349,7 @@ async def test_a_long_list_is_scored_in_chunks_and_the_table_shows_the_best(tiny
         table = app.query_one("#cand-table", DataTable)
         assert table.row_count == MAX_ROWS
         assert [r[1] for r in cells(table)[:5]] == order[:5]
-        assert f"{len(lines):,} sentences ranked by total log-prob (the best {MAX_ROWS:,} shown)" in str(
+        assert f"{len(lines):,} candidates (lines): ranked by total log-prob; the first {MAX_ROWS:,} rows shown" in str(
             app.query_one("#cand-status", Static).render())
 
 

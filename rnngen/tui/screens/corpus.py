@@ -8,8 +8,9 @@ from typing import Any, Iterable
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.validation import Integer
+from textual.validation import Function
 from textual.widgets import Checkbox, DirectoryTree, Input, Label, OptionList, ProgressBar
 from textual.widgets.option_list import Option
 
@@ -19,10 +20,36 @@ from rnngen.tui.widgets.corpus_stats import CorpusStats, compute_stats
 
 
 class QuietTree(DirectoryTree):
-    """A file tree without hidden files and folders."""
+    """A file tree without hidden files and folders; backspace climbs to the parent folder."""
+
+    BINDINGS = [Binding("backspace", "parent", "Parent folder", key_display="⌫")]
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [p for p in paths if not p.name.startswith(".")]
+
+    def action_parent(self) -> None:
+        """Show the folder above the tree's root (the tree starts at the checkout, corpora may be beside it)."""
+        here = Path(self.path).expanduser().resolve()
+        if here.parent != here:
+            self.path = here.parent
+
+
+def vocab_problem(text: str) -> str | None:
+    """Why a vocabulary size cannot be used, in the engine's words (its own minimum), or None."""
+    from dataclasses import replace
+
+    from rnngen.config import ModelConfig
+    from rnngen.errors import ConfigError
+
+    try:
+        size = int(text.strip())
+    except ValueError:
+        return f"the vocabulary size must be a whole number, got {text.strip()!r}"
+    try:
+        replace(ModelConfig(), vocab_size=size).validate()  # the rule training applies, minimum included
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def downloadable() -> list[tuple[str, str]]:
@@ -30,6 +57,12 @@ def downloadable() -> list[tuple[str, str]]:
     from rnngen.corpus.registry import CORPORA
 
     return [(name, f"{entry.size} · {entry.description}") for name, entry in CORPORA.items()]
+
+
+def default_vocab() -> int:
+    from rnngen.config import ModelConfig
+
+    return ModelConfig().vocab_size
 
 
 def needs_download(spec: str) -> bool:
@@ -56,7 +89,9 @@ class CorpusPane(Horizontal):
             yield QuietTree(self.app.browse_root, id="corpus-tree")  # type: ignore[attr-defined]
             with Horizontal(id="corpus-options"):
                 yield Label("vocab", id="vocab-label")
-                yield Input("8000", id="vocab-size", type="integer", validators=[Integer(minimum=4)], compact=True)
+                yield Input(str(default_vocab()), id="vocab-size", type="integer", compact=True,
+                            validators=[Function(lambda v: vocab_problem(v) is None, "not a usable vocabulary size")],
+                            tooltip="words kept for the coverage and OOV numbers (as training would keep them)")
                 yield Checkbox("lowercase", id="lowercase")
             yield ProgressBar(id="download-progress", show_eta=False)
         yield CorpusStats(id="corpus-stats")
@@ -124,22 +159,30 @@ class CorpusPane(Horizontal):
     def _options_changed(self, event: Input.Submitted | Checkbox.Changed) -> None:
         app: Any = self.app
         if isinstance(event, Input.Submitted):
+            if self.vocab_size() is None:
+                return  # said in a notification; the field keeps the focus to be corrected
             self.query_one("#corpus-list").focus()
         if app.corpus is not None:
             self.load(app.corpus_spec)
 
-    def vocab_size(self) -> int:
+    def vocab_size(self) -> int | None:
+        """The vocabulary size typed, or None after a notification saying why it cannot be used."""
         field = self.query_one("#vocab-size", Input)
-        try:
-            return max(4, int(field.value))
-        except ValueError:
-            return 8000
+        problem = vocab_problem(field.value)
+        if problem is not None:
+            self.app.notify(f"{problem}; the statistics are not recomputed", title="Vocabulary size",
+                            severity="error", timeout=8)
+            return None
+        return int(field.value.strip())
 
     def load(self, spec: str) -> None:
         """Read the corpus and its statistics in a thread; the result arrives as a message."""
         lowercase = self.query_one("#lowercase", Checkbox).value
+        vocab_size = self.vocab_size()
+        if vocab_size is None:
+            return
         self.loading_label(f"Loading {spec} …")
-        self._load(spec, lowercase, self.vocab_size())
+        self._load(spec, lowercase, vocab_size)
 
     def loading_label(self, text: str) -> None:
         self.query_one(CorpusStats).loading = bool(text)

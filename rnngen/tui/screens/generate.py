@@ -4,8 +4,9 @@ Streaming runs `LanguageModel.generate` in a thread worker that posts one
 message per word, so the same seed gives the same words as `rnngen generate`;
 Stop cancels the worker and the view ignores anything it still sends. Pick
 mode drives a `Generation` directly: the person chooses each next word from
-the candidates (keys 1-9, Enter or a click on a row), types one, or lets the
-model sample it.
+the candidates (keys 1-9, Enter or a click on a row), types one (just start
+typing: the letters go into the word field), or lets the model sample it
+(space).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -27,6 +28,7 @@ from rnngen.errors import ConfigError, RnngenError
 from rnngen.generate import Generation, SamplingSettings, Step
 from rnngen.tui.widgets.generate_candidates import CandidateTable
 from rnngen.tui.widgets.generate_text import GeneratedText
+from rnngen.tui.screens.score import Hint
 from rnngen.tui.widgets.heatmap import format_prob, word_style
 
 NO_MODEL = "No model loaded: load a model on the Models tab (5) or train one (2)."
@@ -79,6 +81,21 @@ class GenerationEnded(Message):
     error: str = ""
 
 
+class WordInput(Input):
+    """Pick mode's word field: while it is empty the digits still pick; escape goes back to the candidates."""
+
+    BINDINGS = [Binding("escape", "leave", "Back to the candidates", show=False)]
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not self.value and event.character and event.character in "123456789":
+            return  # not stopped: the pane's binding picks that candidate
+        await super()._on_key(event)
+
+    def action_leave(self) -> None:
+        self.value = ""
+        self.screen.set_focus(self.screen.query_one("#gen-candidates"))
+
+
 class GeneratePane(Vertical):
     """Prompt and sampling form, streamed text, candidates and chosen-word probabilities; follows `app.lm`."""
 
@@ -88,7 +105,7 @@ class GeneratePane(Vertical):
         Binding("escape", "stop", "Stop"),
         Binding("1", "pick(1)", "Pick", key_display="1-9"),
         *[Binding(str(n), f"pick({n})", f"Pick {n}", show=False) for n in range(2, 10)],
-        Binding("s", "sample_one", "Model picks"),
+        Binding("space", "sample_one", "Model picks", key_display="space"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -102,7 +119,7 @@ class GeneratePane(Vertical):
         self._settings = SamplingSettings()
 
     def compose(self) -> ComposeResult:
-        yield Static(NO_MODEL, id="gen-hint", classes="hint")
+        yield Hint(NO_MODEL, id="gen-hint", classes="hint")
         with Vertical(id="gen-body"):
             with Horizontal(id="gen-prompt-row"):
                 yield Label("Prompt", classes="gen-label")
@@ -124,7 +141,7 @@ class GeneratePane(Vertical):
                     cands = CandidateTable(id="gen-candidates", cursor_type="row", show_cursor=False)
                     cands.add_columns("key", "word", "P")
                     yield cands
-                    yield Input(placeholder="or type a word + Enter", id="gen-word", compact=True)
+                    yield WordInput(placeholder="or type a word + Enter", id="gen-word", compact=True, select_on_focus=False)
                     yield Label("chosen words", id="gen-steps-title")
                     steps = DataTable(id="gen-steps", cursor_type="row", show_cursor=False)
                     steps.add_columns("#", "word", "P")
@@ -140,9 +157,12 @@ class GeneratePane(Vertical):
         return getattr(self.app, "lm", None)
 
     def _model_changed(self, lm: Any) -> None:
+        """Without a model the form is hidden and disabled: no hidden control can hold the focus."""
         self._halt("")
         self.query_one("#gen-hint").display = lm is None
-        self.query_one("#gen-body").display = lm is not None
+        body = self.query_one("#gen-body")
+        body.display = lm is not None
+        body.disabled = lm is None
         if lm is not None:
             self.query_one(GeneratedText).detokenize = lm.detokenize
             self._set_status(f"Model {lm.name}: ctrl+g generates, ctrl+n lets you pick each word.")
@@ -271,9 +291,17 @@ class GeneratePane(Vertical):
         if self.generation is not None:
             self.generation = None
             self.query_one(GeneratedText).finish(note)
-            self.query_one("#gen-word").display = False
+            self._hide_word()
             self.query_one("#gen-candidates", DataTable).show_cursor = False
         self._set_running(False)
+
+    def _hide_word(self) -> None:
+        """Hide the word field; a hidden field must not keep the focus (it would swallow 1-5)."""
+        word = self.query_one("#gen-word", Input)
+        word.value = ""
+        if word.has_focus or self.app.focused is word:
+            self.screen.set_focus(self.query_one("#gen-candidates"))
+        word.display = False
 
     # -- pick mode --------------------------------------------------------------------
     def action_pick_mode(self) -> None:
@@ -291,7 +319,7 @@ class GeneratePane(Vertical):
         table.show_cursor = True
         self._set_running(True)
         self._offer()
-        table.focus()
+        self.screen.set_focus(table)  # at once: the next key may already be a pick or a typed letter
 
     def _offer(self) -> None:
         """Show the next-word candidates of the pick-mode state."""
@@ -299,7 +327,7 @@ class GeneratePane(Vertical):
         self._show_candidates(self.generation.candidates(CANDIDATES), title="pick the next word")
         self.query_one("#gen-candidates", DataTable).move_cursor(row=0)
         n = len(self.generation.words)
-        self._set_status(f"Word {n + 1}: 1-9/Enter/click picks, or type a word · s: model picks · esc: end")
+        self._set_status(f"Word {n + 1}: 1-9/Enter/click picks, or type a word · space: model picks · esc: end")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("pick", "sample_one"):
@@ -307,6 +335,29 @@ class GeneratePane(Vertical):
         if action == "stop":
             return self.running or self.generation is not None
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """In pick mode a letter typed on the candidates goes into the word field: no click needed first."""
+        char = event.character
+        if self.generation is None or not (event.is_printable and char and not char.isdigit() and not char.isspace()):
+            return
+        focused = self.app.focused
+        if focused is None or self not in focused.ancestors or isinstance(focused, Input):
+            return
+        word = self.query_one("#gen-word", Input)
+        self.screen.set_focus(word)
+        word.insert_text_at_cursor(char)
+        event.stop()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste on the candidates in pick mode goes into the word field too."""
+        focused = self.app.focused
+        if self.generation is None or focused is None or isinstance(focused, Input) or self not in focused.ancestors:
+            return
+        event.stop()
+        word = self.query_one("#gen-word", Input)
+        self.screen.set_focus(word)
+        word.post_message(events.Paste(event.text))
 
     def action_pick(self, n: int) -> None:
         if self.generation is not None and 1 <= n <= len(self._candidates):
@@ -335,6 +386,8 @@ class GeneratePane(Vertical):
             if self.generation is None:
                 break
             self.choose(token)
+        if self.generation is not None:  # back to the candidates, where 1-9 pick again
+            self.screen.set_focus(self.query_one("#gen-candidates"))
 
     def choose(self, word: str) -> None:
         """Continue the pick-mode sentence with this word (unknown words go in as <unk>)."""
@@ -359,7 +412,7 @@ class GeneratePane(Vertical):
     def _finish_pick(self, note: str) -> None:
         self.query_one(GeneratedText).finish(note if note != "sentence complete" else "")
         self.generation = None
-        self.query_one("#gen-word").display = False
+        self._hide_word()
         self.query_one("#gen-candidates", DataTable).show_cursor = False
         self._set_running(False)
         self._set_status(f"{note.capitalize()}: ctrl+n picks another sentence, ctrl+g generates.")

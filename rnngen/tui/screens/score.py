@@ -1,10 +1,17 @@
 """The Score tab: a sentence's probability as a heat map, and candidates ranked by the model.
 
 Sentence mode scores the input as it is typed (and at once on Enter) with
-`LanguageModel.score`, so the numbers equal `rnngen score`; the heat map
-colours each word by its probability and selecting a word shows its rank and
-the model's alternatives there (`rnngen.inspect.word_details`). Candidates
-mode ranks many sentences (see `rnngen.tui.widgets.candidates`).
+`LanguageModel.score`, so the numbers equal `rnngen score`, and it refuses what
+that command refuses (`rnngen.score.check_scorable`); the heat map colours each
+word by its probability and selecting a word shows its rank and the model's
+alternatives there (`rnngen.inspect.word_details`). Candidates mode reranks an
+n-best list as `rnngen rerank` does (see `rnngen.tui.widgets.candidates`).
+
+Typing is never lost: when the tab is shown the field takes the focus at once
+(before the app's own choice of a control, which the pane hands on to the
+field), a paste or a letter on another control of the pane goes into the
+field, and digits that show another tab still do while the field is empty.
+Without a model nothing on the pane takes keys, so 1-5 switch tabs.
 """
 
 from __future__ import annotations
@@ -14,17 +21,19 @@ from typing import Any
 
 from rich.text import Text
 from textual import events, on, work
+from textual.actions import parse as parse_action
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, TextArea
 from textual.worker import get_current_worker
 
 from rnngen.errors import RnngenError
 from rnngen.inspect import WordDetail, word_details
-from rnngen.score import SentenceScore
-from rnngen.tui.widgets.candidates import CandidatesPanel, fmt_ppl
+from rnngen.score import SentenceScore, check_scorable
+from rnngen.tui.widgets.candidates import CandidatesPanel
 from rnngen.tui.widgets.heatmap import HeatMap, HeatWord, format_prob, legend
 
 NO_MODEL = "No model loaded: load a model on the Models tab (5) or train one (2)."
@@ -42,6 +51,32 @@ class SentenceScored(Message):
     score: SentenceScore | None
     details: list[WordDetail] = field(default_factory=list)
     error: str = ""
+
+
+def fmt_ppl(value: float) -> str:
+    from rnngen.cli._common import fmt_ppl as cli_fmt_ppl  # the CLI's own format: numbers read the same
+
+    return cli_fmt_ppl(value)
+
+
+class Hint(Static):
+    """A line of help that holds the focus while it is shown, so the tab keeps it (and takes no typing)."""
+
+    def allow_focus(self) -> bool:
+        return self.display
+
+
+class SentenceInput(Input):
+    """The sentence field. While it is empty, a digit that shows another tab is left to the app."""
+
+    def __init__(self, *args: Any, passes: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.passes = passes or (lambda key: False)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not self.value and event.character and event.character.isdigit() and self.passes(event.key):
+            return  # not stopped: it reaches the app, whose binding switches the tab
+        await super()._on_key(event)
 
 
 def numbers_text(score: SentenceScore, width: int = 0) -> Text:
@@ -105,29 +140,16 @@ class ScorePane(Vertical):
         self._request = 0
         self._shown: tuple[str, Any] | None = None  # (text, model) of what is on screen
         self._timer = None
-
-    def on_key(self, event: events.Key) -> None:
-        """Type to score: a letter pressed anywhere on the Sentence view goes into the field.
-
-        Digits are left alone so that keys 1-5 keep switching tabs.
-        """
-        char = event.character
-        if not (event.is_printable and char and not char.isdigit() and not char.isspace()):
-            return
-        if isinstance(self.app.focused, (Input, TextArea)):
-            return
-        if self.query_one("#score-modes", TabbedContent).active != "score-sentence":
-            return
-        field = self.query_one("#score-input", Input)
-        field.focus()
-        field.insert_text_at_cursor(char)
-        event.stop()
+        self._loud = -1  # the request asked for with Enter: its error is also a notification
+        self._claim = False  # the tab was just shown: the pane takes the focus and hands it to the field
+        self._tab: TabPane | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(NO_MODEL, id="score-hint", classes="hint")
+        yield Hint(NO_MODEL, id="score-hint", classes="hint")
         with TabbedContent(initial="score-sentence", id="score-modes"):
             with TabPane("Sentence", id="score-sentence"):
-                yield Input(placeholder="Type a sentence: it is scored as you type", id="score-input", select_on_focus=False)
+                yield SentenceInput(placeholder="Type a sentence: it is scored as you type (escape leaves the field)",
+                                    id="score-input", select_on_focus=False, passes=self._shows_another_tab)
                 yield Static("", id="score-numbers")
                 yield HeatMap(id="score-heatmap", empty="Each word appears here coloured by its probability.")
                 yield Static(legend(), id="score-legend")
@@ -139,22 +161,114 @@ class ScorePane(Vertical):
                 yield CandidatesPanel(id="score-candidates-panel")
 
     def on_mount(self) -> None:
+        self._tab = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
+        tabs = next((a for a in self._tab.ancestors if isinstance(a, TabbedContent)), None) if self._tab else None
+        if tabs is not None:
+            self.watch(tabs, "active", self._tab_changed, init=False)
         self.watch(self.app, "lm", self._model_changed, init=True)
 
     @property
     def lm(self) -> Any:
         return getattr(self.app, "lm", None)
 
+    # -- focus: typing is never lost ----------------------------------------------------
+    def typing_target(self) -> Widget:
+        """The field that takes typing in the current mode."""
+        if self.query_one("#score-modes", TabbedContent).active == "score-candidates":
+            return self.query_one("#cand-text", TextArea)
+        return self.query_one("#score-input", Input)
+
+    def is_shown(self) -> bool:
+        """The pane's tab is the one shown (a pane outside tabs always is)."""
+        if self._tab is None:
+            return True
+        tabs = next((a for a in self._tab.ancestors if isinstance(a, TabbedContent)), None)
+        return tabs is None or tabs.active == self._tab.id
+
+    def _take_focus(self) -> None:
+        """Focus the field now, not after the messages already queued: keys typed next must reach it.
+
+        Without a model the hint holds the focus: it takes no typing, so 1-5 switch tabs.
+        """
+        self.screen.set_focus(self.typing_target() if self.lm is not None else self.query_one("#score-hint"))
+
+    def _tab_changed(self, active: str) -> None:
+        """Runs while the app switches tabs (a reactive watcher), so the field has the focus before any next key."""
+        self._claim = active == getattr(self._tab, "id", None)
+        if self._claim:
+            self._take_focus()
+
+    def allow_focus(self) -> bool:
+        """Focusable only just after the tab is shown: the app then focuses the pane, which hands on to the field."""
+        return self._claim
+
+    def focus(self, scroll_visible: bool = True) -> "ScorePane":
+        if self._claim:
+            self._claim = False
+            self._take_focus()
+            return self
+        return super().focus(scroll_visible)
+
+    def on_focus(self) -> None:
+        self._claim = False
+        self._take_focus()
+
+    def _shows_another_tab(self, key: str) -> bool:
+        """The app binds this key to showing a tab other than this pane's."""
+        active = self.screen.active_bindings.get(key)
+        if active is None or active.node is not self.app or not active.enabled:
+            return False
+        _, name, params = parse_action(active.binding.action)
+        return name == "show_tab" and tuple(params) != (getattr(self._tab, "id", None),)
+
+    def _typing_elsewhere(self) -> bool:
+        """The focus is on a control of this pane that does not take typing (so typing belongs in the field)."""
+        focused = self.app.focused
+        return (self.lm is not None and focused is not None and self in focused.ancestors
+                and not isinstance(focused, (Input, TextArea)))
+
+    def on_key(self, event: events.Key) -> None:
+        """Type to score: a letter pressed on another control of the Sentence view goes into the field.
+
+        Digits are left alone so that keys 1-5 keep switching tabs.
+        """
+        char = event.character
+        if not (event.is_printable and char and not char.isdigit() and not char.isspace()):
+            return
+        if not self._typing_elsewhere() or self.query_one("#score-modes", TabbedContent).active != "score-sentence":
+            return
+        field = self.query_one("#score-input", Input)
+        self.screen.set_focus(field)
+        field.insert_text_at_cursor(char)
+        event.stop()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste while another control of the pane has the focus goes into the field."""
+        if not self._typing_elsewhere():
+            return
+        event.stop()
+        target = self.typing_target()
+        self.screen.set_focus(target)
+        target.post_message(events.Paste(event.text))
+
     # -- model ------------------------------------------------------------------------
     def _model_changed(self, lm: Any) -> None:
+        """Without a model the modes are hidden and disabled: no hidden field can take the keys."""
+        modes = self.query_one("#score-modes")
         self.query_one("#score-hint").display = lm is None
-        self.query_one("#score-modes").display = lm is not None
+        modes.display = lm is not None
+        modes.disabled = lm is None
         self._shown = None
         if lm is None:
             self._clear()
+            if self.is_shown():
+                self._take_focus()
             return
         self.query_one(CandidatesPanel).model_changed()
         self.score_now()
+        focused = self.app.focused
+        if self.is_shown() and not isinstance(focused, (Input, TextArea)):
+            self._take_focus()
 
     # -- sentence mode ----------------------------------------------------------------
     @on(Input.Changed, "#score-input")
@@ -173,7 +287,7 @@ class ScorePane(Vertical):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
-        self.score_now()
+        self.score_now(quiet=False)
         if self.query_one("#score-input", Input).value.strip():
             self.query_one(HeatMap).focus()
 
@@ -193,6 +307,8 @@ class ScorePane(Vertical):
         if self._shown is not None and self._shown[0] == text and self._shown[1] is lm:
             return
         self._request += 1
+        if not quiet:
+            self._loud = self._request
         self._score(lm, text, self._request)
 
     @work(thread=True, exclusive=True, group="score-sentence", exit_on_error=False)
@@ -202,6 +318,7 @@ class ScorePane(Vertical):
             if not tokens:
                 self.post_message(SentenceScored(request, text, lm, None))
                 return
+            check_scorable(tokens, lm.vocab, text)  # what `rnngen score` refuses, this refuses too
             score = lm.score([text])[0]
             details = word_details(lm, tokens, ALTERNATIVES)
         except RnngenError as exc:
@@ -214,10 +331,13 @@ class ScorePane(Vertical):
     def _scored(self, message: SentenceScored) -> None:
         if message.request != self._request:
             return  # a newer sentence was typed meanwhile
-        if message.error:
-            self.app.notify(message.error, title="Cannot score", severity="error")
         if message.score is None:
+            self._shown = None
             self._clear()
+            if message.error:  # said on the view as it is typed; a notification too when Enter asked for it
+                self.query_one("#score-numbers", Static).update(Text(f"Not scored: {message.error}", style="italic"))
+                if message.request == self._loud:
+                    self.app.notify(message.error, title="Cannot score", severity="warning")
             return
         self._shown = (message.text, message.lm)
         self.score, self.details = message.score, message.details
@@ -264,13 +384,17 @@ class ScorePane(Vertical):
         self.query_one("#score-alternatives", DataTable).clear()
 
     # -- modes ------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_mode":
+            return self.lm is not None  # without a model there is no mode to show
+        return True
+
     def action_toggle_mode(self) -> None:
+        if self.lm is None:
+            return
         tabs = self.query_one("#score-modes", TabbedContent)
         tabs.active = "score-candidates" if tabs.active == "score-sentence" else "score-sentence"
-        if tabs.active == "score-candidates":
-            self.query_one("#cand-text").focus()
-        else:
-            self.query_one("#score-input").focus()
+        self._take_focus()
 
 
 def _log(prob: float) -> float:

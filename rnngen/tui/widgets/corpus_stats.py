@@ -32,13 +32,32 @@ def bin_labels(stats: Stats) -> tuple[list[str], list[int]]:
     return labels, [b.count for b in stats.length_bins]
 
 
+def hist_titles(s: Stats) -> list[str]:
+    """The histogram's title, longest first: plotext drops a title wider than the plot, so a shorter one is used."""
+    numbers = f"mean {s.length_mean:.1f}, median {s.length_median}, max {s.length_max}"
+    return [f"sentence length (words): {numbers}", f"sentence length: {numbers}", "sentence length (words)",
+            "length (words)"]
+
+
+class TitledPlot(PlotextPlot):
+    """A plotext plot whose title is chosen to fit its width when it is drawn."""
+
+    titles: list[str] = []
+
+    def render(self):
+        width = self.size.width
+        fitting = [t for t in self.titles if len(t) <= width - 2]
+        self.plt.title(fitting[0] if fitting else "")
+        return super().render()
+
+
 class CorpusStats(VerticalScroll):
     """The statistics of the loaded corpus, or a hint while there is none."""
 
     def compose(self) -> ComposeResult:
         yield Static("No corpus loaded yet: pick one on the left.", id="stats-summary")
         with Horizontal(id="stats-row"):
-            yield PlotextPlot(id="length-hist")
+            yield TitledPlot(id="length-hist")
             yield Static(id="top-words")
         yield Static(id="preview")
 
@@ -46,9 +65,11 @@ class CorpusStats(VerticalScroll):
         self.query_one("#length-hist").display = False
 
     def show(self, s: Stats) -> None:
+        """Show a corpus's statistics from the top (not where the previous corpus was scrolled to)."""
+        self.scroll_home(animate=False, immediate=True)
         self.query_one("#stats-summary", Static).update(summary(s))
         labels, counts = bin_labels(s)
-        plot = self.query_one("#length-hist", PlotextPlot)
+        plot = self.query_one("#length-hist", TitledPlot)
         plot.display = bool(counts)
         plt = plot.plt
         plt.clear_data()
@@ -58,7 +79,7 @@ class CorpusStats(VerticalScroll):
             top = max(counts)
             ticks = sorted({round(top * i / 3) for i in range(4)})
             plt.yticks(ticks, [f"{t:,}" for t in ticks])
-        plt.title(f"sentence length (words): mean {s.length_mean:.1f}, median {s.length_median}, max {s.length_max}")
+        plot.titles = hist_titles(s)
         plot.refresh()
         top_table = Table("word", "count", box=None, padding=(0, 1), show_edge=False, title="top words",
                           title_justify="left", title_style="bold")
