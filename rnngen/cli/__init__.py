@@ -57,6 +57,10 @@ def _main(argv: list[str]) -> int:
     from rnngen.errors import RnngenError
 
     try:
+        if hasattr(args, "threads"):
+            from rnngen.hardware import set_threads
+
+            set_threads(args.threads)
         return int(args.run(args) or 0)
     except RnngenError as exc:
         print(f"rnngen: error: {exc}", file=sys.stderr)

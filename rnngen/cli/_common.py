@@ -15,6 +15,14 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 FLAG_ALIASES = {"rnn_type": ("--model",)}
+THREADS_ENV = "RNNGEN_THREADS"  # rnngen.hardware.THREADS_ENV, named here so that --help need not import torch
+
+
+def add_threads_flag(parser: argparse.ArgumentParser) -> None:
+    """--threads on a command that computes; `rnngen.cli.main` applies it (`hardware.set_threads`) before the run."""
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help=f"torch threads (default ${THREADS_ENV}, else one fewer than the usable cores, "
+                             "at least 1: on a shared machine all cores collapse throughput)")
 
 
 def flag(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rnngen.cli._common import err, out
+from rnngen.cli._common import add_threads_flag, err, out
 
 
 def register(sub) -> None:
@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write every figure as JSON here")
     p.add_argument("--corpus", type=Path, default=None, metavar="DIR",
                    help="benchmark split folder with train/valid/test.txt (default ../shared/corpora/bench/wt2-mini)")
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="torch threads (default: one per core)")
+    add_threads_flag(p)
     p.add_argument("--turn-seconds", type=float, default=None, metavar="S",
                    help="the reference and best budget runs take turns this long on the machine, each timed by its "
                         "own clock (default 10; 0: one after the other)")
@@ -44,9 +44,6 @@ def run(args: argparse.Namespace) -> int:
         if args.turn_seconds < 0:
             raise ConfigError(f"--turn-seconds must not be negative, got {args.turn_seconds}")
         settings = replace(settings, turn_seconds=args.turn_seconds)
-    if args.threads < 0:
-        raise ConfigError(f"--threads must not be negative, got {args.threads}")
-    settings = replace(settings, threads=args.threads)
     with err.status("starting…") as status:
         def progress(message: str) -> None:
             if message.endswith("…"):

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from rnngen.cli._common import emit, fmt_ppl, load_model, out
+from rnngen.cli._common import add_threads_flag, emit, fmt_ppl, load_model, out
 
 
 def register(sub) -> None:
@@ -27,6 +27,7 @@ def register(sub) -> None:
     cache.add_argument("--tune-on", metavar="TEXT",
                        help="choose --cache-theta and --cache-weight on this held-out text first: a file, or a "
                             "split name (train, valid, test) of the corpus being evaluated")
+    add_threads_flag(p)
     p.set_defaults(run=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import load_model
+from rnngen.cli._common import add_threads_flag, load_model
 from rnngen.cli._display import tsv_field, visible
 
 
@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same text")
     p.add_argument("--allow-unk", action="store_true", help="let the model emit <unk>")
     p.add_argument("--show-probs", action="store_true", help="print each word with its probability and the top alternatives")
+    add_threads_flag(p)
     p.set_defaults(run=run)
 
 

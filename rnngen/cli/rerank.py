@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import emit, err, load_model
+from rnngen.cli._common import add_threads_flag, emit, err, load_model
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -37,6 +37,7 @@ def register(sub) -> None:
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
+    add_threads_flag(p)
     p.set_defaults(run=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import emit, fmt_ppl, load_model, out, read_lines
+from rnngen.cli._common import add_threads_flag, emit, fmt_ppl, load_model, out, read_lines
 from rnngen.cli._display import safe, tsv_field
 
 
@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
     p.add_argument("input", metavar="FILE", nargs="?", default="-", help="sentences, one per line ('-' or nothing: stdin)")
     p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
+    add_threads_flag(p)
     p.set_defaults(run=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from rnngen.cli._common import add_config_flags, err, fmt_ppl, picked
+from rnngen.cli._common import add_threads_flag, add_config_flags, err, fmt_ppl, picked
 from rnngen.cli._display import safe
 
 
@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
     add_config_flags(p, ModelConfig, "model options (override the preset)")
     add_config_flags(p, TrainConfig, "training options (override the preset)")
+    add_threads_flag(p)
     p.set_defaults(run=run)
 
 

@@ -153,3 +153,35 @@ async def test_existing_name_asks_before_replacing(app, app_env):
         await pilot.press("n")
         assert not app.query_one(TrainPane).training
         assert (app_env / "checkpoints" / "tiny" / "history.json").read_text().count('"epoch"') == 6
+
+
+async def test_confirmed_replace_trains_a_new_model_over_the_old_one(app, app_env):
+    """"Replace" is `rnngen train --force`: the old run's history goes, the new run's is there."""
+    import json
+
+    from rnngen.tui.screens.dialogs import ConfirmScreen
+
+    old_run = json.loads((app_env / "checkpoints" / "tiny" / "config.json").read_text())["run"]
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, {**TINY, "epochs": "2"}, "tiny")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.lm is not None and not app.query_one(TrainPane).training, 60)
+        assert not [n for n in notifications(app) if "failed" in n.lower()]
+        config = json.loads((app_env / "checkpoints" / "tiny" / "config.json").read_text())
+        assert config["run"] != old_run
+        assert len(json.loads((app_env / "checkpoints" / "tiny" / "history.json").read_text())["epochs"]) == 2
+
+
+async def test_output_names_follow_the_engine_rule(app, app_env):
+    from rnngen.checkpoint import name_problem
+    from rnngen.tui.screens.train import valid_name
+
+    for bad in (".hidden", "..", "a\x01b", "x" * 201):
+        assert valid_name(bad) == name_problem(bad) or name_problem(bad) in valid_name(bad), bad
+    assert valid_name("fine-name") is None
+    assert valid_name("   ") == "give the model a name"

@@ -43,17 +43,13 @@ def yield_to_the_ui() -> float:
     """Make the training thread give way to the UI thread; returns the old GIL switch interval.
 
     Three things keep keys answered while torch trains on the CPU: torch uses all
-    cores but one; this (worker) thread runs at a lower OS priority (Linux nice
+    cores but one (`hardware.set_threads`, called by the worker); this (worker) thread runs at a lower OS priority (Linux nice
     is per thread), so the scheduler prefers the UI thread whenever it wakes; and
     the GIL switch interval is shortened, so the UI thread waits less for it.
     """
     import os
     import sys
 
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), cores - 1)))
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):  # not Linux, or not allowed: the other two still help
@@ -71,12 +67,15 @@ def clock(seconds: float) -> str:
 
 
 def valid_name(value: str) -> str | None:
-    """Why `value` cannot name an output model, or None."""
-    value = value.strip()
-    if not value:
+    """Why `value` cannot name an output model, or None: the engine's rule (`checkpoint.resolve`), as the CLI's."""
+    from rnngen.checkpoint import resolve
+
+    if not value.strip():
         return "give the model a name"
-    if value.startswith(".") and "/" not in value:
-        return "a model name cannot start with '.'"
+    try:
+        resolve(value.strip())
+    except RnngenError as exc:
+        return str(exc)
     return None
 
 
@@ -213,15 +212,15 @@ class TrainPane(Horizontal):
             from rnngen.tui.screens.dialogs import ConfirmScreen
 
             def answered(yes: bool | None) -> None:
-                if yes:
-                    self._launch(model_config, train_config, out, resume)
+                if yes:  # confirmed: replace it, as `rnngen train --force` does
+                    self._launch(model_config, train_config, out, resume, force=True)
 
             app.push_screen(ConfirmScreen(f"A model named {name!r} exists. Train a new one over it?", "Replace"),
                             answered)
             return
         self._launch(model_config, train_config, out, resume)
 
-    def _launch(self, model_config: Any, train_config: Any, out: Path, resume: bool) -> None:
+    def _launch(self, model_config: Any, train_config: Any, out: Path, resume: bool, force: bool = False) -> None:
         app: Any = self.app
         self.training, self.saved, self.best_ppl = True, None, None
         self.stop_event = threading.Event()
@@ -234,26 +233,28 @@ class TrainPane(Horizontal):
                                                      f"{app.corpus_spec} …")
         self.query_one("#train-status", Static).update(f"Loading {app.corpus_spec} …")
         self._train(app.corpus_spec, dict(app.corpus_options), app.loaded_corpus(), model_config, train_config, out, resume,
-                    self.stop_event)
+                    self.stop_event, force)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
     def _train(self, spec: str, options: dict, corpus: Any, model_config: Any, train_config: Any, out: Path,
-               resume: bool, stop: threading.Event) -> None:
+               resume: bool, stop: threading.Event, force: bool = False) -> None:
         """Runs in a thread: load the corpus if needed, run the engine, post every event."""
         from rnngen.corpus import load_corpus
+        from rnngen.hardware import set_threads
         from rnngen.lm import LanguageModel
         from rnngen.train import train
 
         saved: Path | None = None
         switch_interval = yield_to_the_ui()
         try:
+            set_threads()  # $RNNGEN_THREADS, else all cores but one (so the UI thread keeps one), as the CLI
             if corpus is None:
                 corpus = load_corpus(spec, lowercase=options.get("lowercase", False))
             floor = entropy_floor(corpus)
             if floor is not None:
                 self.post_message(EntropyFloorComputed(floor))
             finished = None
-            for event in train(corpus, model_config, train_config, out, stop, resume):
+            for event in train(corpus, model_config, train_config, out, stop, resume, force):
                 if isinstance(event, events.Checkpointed):
                     saved = event.path
                 elif isinstance(event, events.Finished):
