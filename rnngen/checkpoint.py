@@ -97,10 +97,13 @@ def resolve(name_or_path: str | Path, root: Path | None = None) -> Path:
         raise CheckpointError("a model name must not contain NUL characters")
     p = Path(raw)
     root = root or default_root()
-    if not raw.strip() or not p.parts:
+    if not raw.strip():
+        raise CheckpointError("a model needs a name")
+    if not p.parts:
         raise CheckpointError(f"{raw!r} is not a model name")
-    if p.is_absolute() or len(p.parts) > 1 or p.is_dir() and (p / "config.json").exists():
-        target = p
+    written_as_path = "/" in raw or os.sep in raw  # "./mydata" is a folder here, not a name under checkpoints/
+    if p.is_absolute() or written_as_path or p.is_dir() and (p / "config.json").exists():
+        target = p.absolute()  # absolute: resolving it again (as a save does) must give the same folder
     else:
         target = root / p
     problem = name_problem(target.name) if target.name not in ("", ".", "..") else f"{raw!r} is not a model name"

@@ -134,7 +134,17 @@ class LanguageModel:
         return self.path.name if self.path else "(unsaved)"
 
     # -- text -----------------------------------------------------------------
-    def tokenize(self, sentence: str) -> list[str]:
+    def tokenize(self, sentence: str, pretokenized: bool = False) -> list[str]:
+        """The model's tokens for `sentence`; `pretokenized` takes its space-separated tokens as they are.
+
+        Detokenized text does not always tokenize back to the same tokens (Treebank rules: `''` can come
+        back as two backticks, `a... .` as `a ....`), so text the model generated is scored exactly only
+        as the tokens that were sampled (`rnngen generate --tokens`, then `rnngen score --pretokenized`).
+        """
+        if pretokenized:
+            from dataclasses import replace
+
+            return tokenize_words(sentence, replace(self.tokenizer, words="whitespace"))
         return tokenize_words(sentence, self.tokenizer)
 
     def tokenize_document(self, text: str) -> list[list[str]]:
@@ -157,9 +167,10 @@ class LanguageModel:
         return detokenize(list(tokens), self.tokenizer)
 
     # -- scoring --------------------------------------------------------------
-    def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = 4096) -> list[SentenceScore]:
-        """Score raw sentences (one string each), tokenized as the training corpus was."""
-        tokenized = [self.tokenize(s) for s in sentences]
+    def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = 4096,
+              pretokenized: bool = False) -> list[SentenceScore]:
+        """Score raw sentences (one string each), tokenized as the training corpus was (or split on spaces)."""
+        tokenized = [self.tokenize(s, pretokenized) for s in sentences]
         if not allow_empty:
             for n, tokens in enumerate(tokenized, 1):
                 if not tokens:

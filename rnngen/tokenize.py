@@ -17,6 +17,43 @@ SentenceMode = Literal["lines", "punkt"]
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _SPACES = re.compile(r"\s+")
+# NLTK runs each regular expression under a timeout (nltk/redos.py): one 50 MB paragraph exceeds it.
+# Longer text is cut at a space into pieces of at most this many characters before NLTK sees it; no
+# token spans a space, so the words are the same, and Punkt only loses a sentence break at a cut.
+PIECE = 20_000
+
+
+_ENDS = re.compile(r"[.!?][\"')\]’”]*\s")
+
+
+def pieces(text: str, limit: int = PIECE) -> list[str]:
+    """`text` cut into pieces of at most `limit` characters: after a sentence end where one is in the
+    last quarter of the piece, else at a space (a longer run without a space is cut anyway)."""
+    if len(text) <= limit:
+        return [text]
+    out, start = [], 0
+    while len(text) - start > limit:
+        window = text[start + limit * 3 // 4:start + limit]
+        ends = [m.end() for m in _ENDS.finditer(window)]
+        cut = start + limit * 3 // 4 + ends[-1] - 1 if ends else text.rfind(" ", start + 1, start + limit + 1)
+        if cut <= start:
+            cut = start + limit
+        out.append(text[start:cut])
+        start = cut
+    out.append(text[start:])
+    return [p for p in out if p.strip()]
+
+
+def _nltk(call, text: str):
+    """Run an NLTK tokenizer; its regex timeout becomes one line saying what to do."""
+    from rnngen.errors import InputError
+
+    try:
+        return call(text)
+    except TimeoutError:
+        raise InputError(f"NLTK's tokenizer timed out on a passage of {len(text):,} characters starting "
+                         f"{text[:40]!r}; split it into sentences, or give the corpus pre-tokenized "
+                         "(--tokenized)") from None
 
 
 @dataclass(frozen=True)
@@ -60,7 +97,8 @@ def tokenize_words(sentence: str, settings: TokenizerSettings) -> list[str]:
         sentence = sentence.lower()
     if settings.words == "whitespace":
         return sentence.split()
-    return _word_tokenizer().tokenize(_SPACES.sub(" ", sentence).strip())
+    tokenizer = _word_tokenizer()
+    return [t for piece in pieces(_SPACES.sub(" ", sentence).strip()) for t in _nltk(tokenizer.tokenize, piece)]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -75,7 +113,9 @@ def train_punkt(text: str):
 
     trainer = PunktTrainer()
     trainer.INCLUDE_ALL_COLLOCS = False
-    trainer.train(text, finalize=True)
+    for piece in pieces(text, 50 * PIECE):  # the trainer's statistics add up; only its regexes need short text
+        _nltk(lambda t: trainer.train(t, finalize=False), piece)
+    trainer.finalize_training()
     return PunktSentenceTokenizer(trainer.get_params())
 
 
@@ -86,7 +126,8 @@ def split_sentences(text: str, settings: TokenizerSettings, splitter=None) -> li
     splitter = splitter or train_punkt(text)
     out: list[str] = []
     for block in paragraphs(text):
-        out.extend(s for s in splitter.tokenize(block) if s.strip())
+        for piece in pieces(block):
+            out.extend(s for s in _nltk(splitter.tokenize, piece) if s.strip())
     return out
 
 

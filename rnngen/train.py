@@ -367,4 +367,4 @@ def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, 
     A model already at `out` is continued with `resume`, replaced with
     `force`, and otherwise refused before anything runs.
     """
-    return Trainer(corpus, model_config, train_config, Path(out), stop, resume, force=force).run()
+    return Trainer(corpus, model_config, train_config, out, stop, resume, force=force).run()  # a str keeps its ./

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -14,6 +15,21 @@ SPECIALS = (UNK, BOS, EOS)
 _ALIASES = {"<UNK>": UNK, "<eos>": EOS, "<EOS>": EOS}
 
 
+_BAD_CHARS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def word_problem(word: object) -> str | None:
+    """Why `word` cannot be a token, or None: a token is a non-empty string without spaces or control characters
+    (tokenizers never make one; a vocabulary holding one would split lines of generated text and TSV output)."""
+    if not isinstance(word, str):
+        return f"is not text: {word!r}"[:80]
+    if not word:
+        return "is empty"
+    if _BAD_CHARS.search(word):
+        return f"holds a space or a control character: {word!r}"[:80]
+    return None
+
+
 @dataclass
 class Vocabulary:
     """Word <-> id maps; ids 0, 1, 2 are `<unk>`, `<s>`, `</s>`."""
@@ -22,9 +38,14 @@ class Vocabulary:
     index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if tuple(self.words[:3]) != SPECIALS:
+        if not isinstance(self.words, list) or tuple(self.words[:3]) != SPECIALS:
             raise ValueError("a vocabulary starts with <unk>, <s>, </s>")
+        for i, w in enumerate(self.words):
+            if problem := word_problem(w):
+                raise ValueError(f"word {i} of the vocabulary {problem}")
         self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):
+            raise ValueError("the vocabulary lists a word twice")
 
     unk_id, bos_id, eos_id = 0, 1, 2
 
@@ -45,7 +66,8 @@ class Vocabulary:
             counts.update(_ALIASES.get(w, w) for w in sentence)
         for special in SPECIALS:
             counts.pop(special, None)
-        ranked = [w for w, c in counts.most_common() if c >= min_count]
+        # a token with a control character (a stray escape in a book) is read as <unk>, never kept
+        ranked = [w for w, c in counts.most_common() if c >= min_count and word_problem(w) is None]
         if max_size is not None:
             ranked = ranked[: max(0, max_size - len(SPECIALS))]
         return cls(list(SPECIALS) + ranked)

@@ -21,6 +21,9 @@ def register(sub) -> None:
     p.add_argument("--max-words", type=int, default=50, help="stop a sentence after this many words (default 50)")
     p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same text")
     p.add_argument("--allow-unk", action="store_true", help="let the model emit <unk>")
+    p.add_argument("--tokens", action="store_true",
+                   help="print the sampled tokens separated by spaces, not detokenized text: what "
+                        "`rnngen score --pretokenized` scores exactly as sampled")
     p.add_argument("--show-probs", action="store_true", help="print each word with its probability and the top alternatives")
     add_threads_flag(p)
     p.set_defaults(run=run)
@@ -36,15 +39,16 @@ def run(args: argparse.Namespace) -> int:
     settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.max_words, args.allow_unk,
                                 args.seed).validate()
     lm = load_model(args.model)
-    current, detok = -1, None
 
     def write(text: str) -> None:
         sys.stdout.write(visible(text))  # a sampled word holds what the corpus held: no control reaches the terminal
+
+    current, detok = -1, None
     for n, step in lm.generate(args.prompt, settings, args.count, alternatives=5 if args.show_probs else 0):
         if n != current:
             if detok is not None:
                 write(detok.finish() + "\n")
-            current, detok = n, StreamingDetokenizer(lm.tokenizer)
+            current, detok = n, _Joiner() if args.tokens else StreamingDetokenizer(lm.tokenizer)
             if args.prompt and not args.show_probs:
                 for w in lm.tokenize(args.prompt):
                     write(detok.feed(w))
@@ -57,3 +61,18 @@ def run(args: argparse.Namespace) -> int:
     if detok is not None and not args.show_probs:
         write(detok.finish() + "\n")
     return 0
+
+
+class _Joiner:
+    """The tokens as they were sampled, separated by spaces (the `--tokens` output)."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def feed(self, word: str) -> str:
+        text = (" " if self.started else "") + word
+        self.started = True
+        return text
+
+    def finish(self) -> str:
+        return ""

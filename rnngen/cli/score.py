@@ -15,6 +15,9 @@ def register(sub) -> None:
                                    "are natural logs; log10 is given too. Words outside the vocabulary count as <unk>.")
     p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
     p.add_argument("input", metavar="FILE", nargs="?", default="-", help="sentences, one per line ('-' or nothing: stdin)")
+    p.add_argument("--pretokenized", action="store_true",
+                   help="the lines are tokens separated by spaces (as `rnngen generate --tokens` prints them): "
+                        "score them as they are, without the model's tokenizer")
     p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
     add_threads_flag(p)
     p.set_defaults(run=run)
@@ -29,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     if not any(line.strip() for line in lines):
         raise InputError("no sentences to score: the input is empty")
     for number, line in enumerate(lines, 1):
-        check_scorable(lm.tokenize(line), lm.vocab, line, f"line {number}")
-    scores = lm.score(lines)
+        check_scorable(lm.tokenize(line, args.pretokenized), lm.vocab, line, f"line {number}")
+    scores = lm.score(lines, pretokenized=args.pretokenized)
     if args.format == "jsonl":
         for s in scores:
             emit(json.dumps(s.to_dict(), ensure_ascii=False))

@@ -44,12 +44,20 @@ _ILLUSTRATION = re.compile(r"\[Illustration[^\]]{0,500}\]", re.I)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
+MAX_BYTES = 4 * 2**30  # WikiText-103's training text is 0.5 GB; 4 GiB of text needs well over 10 GB of memory
+
 def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes]:
     """Decoded text (LF line ends) and the raw bytes; refuses missing, empty and binary files."""
     if not path.exists():
         raise CorpusError(f"no such file or folder: {path}")
     if path.is_dir():
         raise CorpusError(f"{path} is a folder, not a file")
+    if not path.is_file():  # a FIFO would block, /dev/zero would fill the memory
+        raise CorpusError(f"{path} is not a regular file (a pipe or a device); save the text to a file first")
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise CorpusError(f"{path} is {size / 2**30:.1f} GiB; a corpus file may be at most "
+                          f"{MAX_BYTES / 2**30:.0f} GiB (it is held in memory while it is prepared)")
     try:
         raw = path.read_bytes()
     except OSError as exc:
