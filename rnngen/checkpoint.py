@@ -287,7 +287,10 @@ def read_text(path: Path, limit: int = JSON_LIMIT) -> str:
 
 
 def read_json(path: Path, limit: int = JSON_LIMIT) -> Any:
-    text = read_text(path, limit)
+    return _loads(read_text(path, limit), path)
+
+
+def _loads(text: str, path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -312,8 +315,7 @@ def is_model_folder(folder: Path) -> bool:
 def read(folder: Path) -> CheckpointData:
     """Read and check the JSON parts; weights are loaded by `load_weights`."""
     folder = Path(folder)
-    if not os.path.lexists(folder):
-        recover(folder)
+    recover(folder)  # what a killed save left: the model put back if it is missing, stale copies removed
     if not folder.is_dir():
         raise CheckpointError(f"no model at {folder}: train one with `rnngen train CORPUS --out NAME`")
     missing = [name for name in REQUIRED if not os.path.lexists(folder / name)]
@@ -324,7 +326,21 @@ def read(folder: Path) -> CheckpointData:
     history = _optional(folder, "history.json", _check_history)
     corpus = _optional(folder, "corpus.json", _check_corpus)
     vocab_json = read_text(folder / "vocab.json", VOCAB_LIMIT)
+    _check_vocab(folder / "vocab.json", vocab_json)
     return CheckpointData(config, vocab_json, history, corpus)
+
+
+def _check_vocab(path: Path, text: str) -> None:
+    """The vocabulary is a list of usable words (`Vocabulary` says which), so listing shows a broken one."""
+    from rnngen.vocab import Vocabulary
+
+    try:
+        data = _loads(text, path)
+        if not isinstance(data, dict) or not isinstance(data.get("words"), list):
+            raise ValueError("it is not {\"words\": [...]}")
+        Vocabulary(data["words"])
+    except ValueError as exc:
+        raise CheckpointError(f"{path} is not a usable vocabulary: {exc}") from None
 
 
 def _optional(folder: Path, name: str, check) -> dict:
@@ -474,7 +490,7 @@ def list_checkpoints(root: Path | None = None) -> list[tuple[Path, CheckpointDat
         return out
     for entry in list(root.iterdir()):
         m = _COPY.match(entry.name)
-        if m and not os.path.lexists(root / m["name"]):
+        if m:
             recover(root / m["name"])
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:

@@ -41,9 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user error is one line and exit 2, Ctrl-C anywhere (even while importing) is 130."""
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         return _interrupted()
+    if argv is None:  # the real command: its work is done, a late Ctrl-C must not turn success into a traceback
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 def _main(argv: list[str]) -> int:
