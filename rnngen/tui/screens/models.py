@@ -72,9 +72,9 @@ class ModelsPane(Vertical):
         self.rows = app.checkpoint_rows()
         self.marked = [p for p in self.marked if any(r["path"] == p for r in self.rows)]
         table.clear()
-        loaded = str(app.lm.path) if app.lm is not None and app.lm.path else None
+        loaded = Path(app.lm.path).absolute() if app.lm is not None and app.lm.path else None
         for r in self.rows:
-            mark = ("✓" if r["path"] in self.marked else "") + ("▶" if r["path"] == loaded else "")
+            mark = ("✓" if r["path"] in self.marked else "") + ("▶" if Path(r["path"]).absolute() == loaded else "")
             if r.get("error"):
                 table.add_row(mark, r["name"], Text("unreadable", style="red"), "", "", "", "", "", "", "",
                               key=r["path"])
@@ -152,7 +152,7 @@ class ModelsPane(Vertical):
                 self.app.notify(str(exc), title="Cannot rename", severity="error", timeout=8)
                 return
             app: Any = self.app
-            if app.lm is not None and app.lm.path is not None and Path(app.lm.path) == folder:
+            if app.lm is not None and app.lm.path is not None and Path(app.lm.path).absolute() == Path(folder).absolute():
                 app.lm.path = target
                 app.mutate_reactive(type(app).lm)
             self.marked = [str(target) if p == str(folder) else p for p in self.marked]
@@ -184,7 +184,7 @@ class ModelsPane(Vertical):
             except (RnngenError, OSError) as exc:
                 app.notify(str(exc), title="Cannot delete", severity="error", timeout=8)
                 return
-            if app.lm is not None and app.lm.path is not None and Path(app.lm.path) == folder:
+            if app.lm is not None and app.lm.path is not None and Path(app.lm.path).absolute() == Path(folder).absolute():
                 app.lm = None
             self.refresh_rows()
             app.notify(f"Deleted {row['name']}.", title="Models")
