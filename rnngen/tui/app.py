@@ -186,8 +186,17 @@ class RnngenApp(App):
         self.theme = LIGHT if self.current_theme.dark else DARK
 
     def action_leave_field(self) -> None:
-        """Escape from a text field gives the keys 1-5 back to tab switching."""
-        self.set_focus(None)
+        """Escape from a text field gives the keys 1-5 back to tab switching, and keeps the tab's own keys.
+
+        The focus moves to the tab's first control that takes no typing (a button, a table, a list),
+        not to nothing: with nothing focused the tab's bindings (ctrl+x stops training) would be gone.
+        """
+        from textual.widgets import Input, TextArea
+
+        pane = self.query_one("#tabs", TabbedContent).active_pane
+        chain = [w for w in self.screen.focus_chain if pane is not None and pane in w.ancestors]
+        target = next((w for w in chain if not isinstance(w, (Input, TextArea))), None)
+        self.set_focus(target)
 
     def action_start_training(self) -> None:
         self.action_show_tab("train")

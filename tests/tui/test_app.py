@@ -111,3 +111,82 @@ async def test_unexpected_worker_error_is_a_notification_not_a_crash(app):
         await wait_for(pilot, lambda: any("kaput" in n for n in notifications(app)))
         assert app.is_running
         assert "Unexpected error: ValueError: kaput" in notifications(app)
+
+
+# Each tab's own keys, and a text field in it to leave with escape.
+TAB_KEYS = {"corpus": ("#corpus-path", None), "train": ("#out-name", "ctrl+s"), "score": ("#score-input", "ctrl+l"),
+            "generate": ("#gen-prompt", "ctrl+g"), "models": (None, None)}
+
+
+async def test_escape_leaves_a_field_but_keeps_every_tabs_own_keys(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.lm = LanguageModel.load(app_env / "checkpoints" / "tiny")
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        for number, (tab, (field, key)) in enumerate(TAB_KEYS.items(), 1):
+            await pilot.press(str(number))
+            await pilot.pause()
+            assert tabs.active == tab
+            if field is None:
+                continue
+            app.query_one(field, Input).focus()
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            focused = app.focused
+            assert focused is not None and tabs.active_pane in focused.ancestors, tab
+            assert not isinstance(focused, Input), tab
+            if key is not None:
+                assert key in app.screen.active_bindings, (tab, key)
+        # and the digits switch tabs again
+        await pilot.press("1")
+        assert tabs.active == "corpus"
+
+
+async def test_ctrl_x_stops_training_after_escape(app, app_env):
+    from tests.tui.test_train_screen import TINY, fill
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, {**TINY, "epochs": "500", "sample_every": "0"}, "esc-stop")
+        await pilot.press("ctrl+s")
+        pane = app.query_one("TrainPane")
+        await wait_for(pilot, lambda: pane.training)
+        app.query_one("#out-name", Input).focus()
+        await pilot.press("escape", "ctrl+x")
+        await wait_for(pilot, lambda: not pane.training, 60)
+        assert app.lm is not None and len(app.lm.history["epochs"]) < 500
+
+
+async def test_without_a_model_the_score_tab_keeps_the_keys_it_names(app):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        await pilot.press("3")
+        await pilot.pause()
+        assert "Models tab (5)" in shown(app.query_one("#score-hint"))
+        await pilot.press(*"abc", "ctrl+l", "4")
+        await pilot.pause()
+        assert tabs.active == "generate"
+        await pilot.press("3", "5")
+        await pilot.pause()
+        assert tabs.active == "models"
+
+
+async def test_a_burst_of_keys_right_after_the_switch_reaches_the_score_field(app, app_env):
+    from textual import events
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.lm = LanguageModel.load(app_env / "checkpoints" / "tiny")
+        await pilot.pause()
+        await pilot.press("3", *"show me flights from boston .")  # no pause: as a paste without bracketed paste
+        await pilot.pause()
+        field = app.query_one("#score-input", Input)
+        assert field.value == "show me flights from boston ."
+        field.value = ""
+        await pilot.press("escape", "1", "3")
+        app.post_message(events.Paste("the cat sat ."))  # a paste right after the switch, before any click
+        await pilot.pause()
+        await pilot.pause()
+        assert field.value == "the cat sat ."

@@ -132,3 +132,56 @@ async def test_failed_download_shows_progress_then_a_notification(app, monkeypat
         assert "Cannot download gutenberg:1342: cannot reach the server" in " ".join(notifications(app))
         assert not app.query_one("#download-progress").display
         assert app.corpus_spec == "tiny"
+
+
+async def test_backspace_in_the_tree_climbs_to_the_parent_folder(app, app_env):
+    from pathlib import Path
+
+    from rnngen.tui.screens.corpus import QuietTree
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        tree = app.query_one(QuietTree)
+        start = Path(tree.path).resolve()
+        tree.focus()
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert Path(tree.path).resolve() == start.parent
+        assert "backspace" in app.screen.active_bindings
+
+
+async def test_a_vocabulary_size_below_the_engine_minimum_says_so(app):
+    from dataclasses import replace
+
+    from rnngen.config import ModelConfig
+    from rnngen.errors import ConfigError
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.loaded_corpus() is not None)
+        field = app.query_one("#vocab-size", Input)
+        assert field.value == str(ModelConfig().vocab_size)
+        for bad in ("2", "lots"):
+            field.value = bad
+            field.focus()
+            await pilot.press("enter")
+            await pilot.pause()
+            message = notifications(app)[-1]
+            if bad == "2":
+                try:
+                    replace(ModelConfig(), vocab_size=2).validate()
+                except ConfigError as exc:
+                    assert str(exc) in message  # the engine's own rule and words
+            else:
+                assert "whole number" in message
+            assert app.focused is field
+
+
+async def test_the_histogram_title_fits_its_width(app):
+    from rnngen.tui.widgets.corpus_stats import TitledPlot
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.loaded_corpus() is not None)
+        await pilot.pause()
+        plot = app.query_one(TitledPlot)
+        plot.render()
+        assert plot.shown_title and len(plot.shown_title) <= plot.size.width - 2
+        assert plot.shown_title == next(t for t in plot.titles if len(t) <= plot.size.width - 2)

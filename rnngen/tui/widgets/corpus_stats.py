@@ -43,11 +43,13 @@ class TitledPlot(PlotextPlot):
     """A plotext plot whose title is chosen to fit its width when it is drawn."""
 
     titles: list[str] = []
+    shown_title = ""
 
     def render(self):
         width = self.size.width
         fitting = [t for t in self.titles if len(t) <= width - 2]
-        self.plt.title(fitting[0] if fitting else "")
+        self.shown_title = fitting[0] if fitting else ""
+        self.plt.title(self.shown_title)
         return super().render()
 
 
