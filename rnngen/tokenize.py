@@ -35,7 +35,7 @@ def pieces(text: str, limit: int = PIECE) -> list[str]:
     while len(text) - start > limit:
         window = text[start + limit * 3 // 4:start + limit]
         ends = [m.end() for m in _ENDS.finditer(window)]
-        cut = start + limit * 3 // 4 + ends[-1] - 1 if ends else text.rfind(" ", start + 1, start + limit + 1)
+        cut = start + limit * 3 // 4 + ends[-1] if ends else text.rfind(" ", start + 1, start + limit + 1)
         if cut <= start:
             cut = start + limit
         out.append(text[start:cut])
