@@ -35,3 +35,23 @@ def model_row(folder: Path, data: checkpoint.CheckpointData | None, error: str =
 
 def model_rows(root: Path | None = None) -> list[dict[str, Any]]:
     return [model_row(folder, data, error) for folder, data, error in checkpoint.list_checkpoints(root)]
+
+
+def settings(folder: Path) -> dict[str, Any]:
+    """A model's options flat ('model.hidden', 'train.lr', 'parameters'), read through the checked reader."""
+    config = checkpoint.read(Path(folder)).config
+    flat = {f"{section}.{key}": value for section in ("model", "train") for key, value in
+            (config.get(section) or {}).items()}
+    flat["parameters"] = config.get("parameters", "")
+    return flat
+
+
+def epochs(folder: Path) -> list[dict[str, Any]]:
+    """A model's per-epoch records (epoch, train_loss, valid_ppl, ...) from its checked history."""
+    return [e for e in checkpoint.read(Path(folder)).history.get("epochs", []) if checkpoint.is_record(e)]
+
+
+def differing(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
+    """(setting, value in a, value in b, whether they differ) for every setting of either, model ones first."""
+    keys = sorted(set(a) | set(b), key=lambda k: (not k.startswith("model"), k))
+    return [(k, a.get(k, ""), b.get(k, ""), str(a.get(k, "")) != str(b.get(k, ""))) for k in keys]

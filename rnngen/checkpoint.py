@@ -512,10 +512,19 @@ def rename(folder: Path, new_name: str) -> Path:
     return target
 
 
+def looks_like_model(folder: Path) -> bool:
+    """Whether `folder` is an rnngen model, perhaps a damaged one: its config.json names the format, or
+    it holds every file a model has (so a model whose config.json was corrupted can still be deleted,
+    while a folder of someone's own files never can)."""
+    folder = Path(folder)
+    return is_model_folder(folder) or all((folder / name).is_file() and not (folder / name).is_symlink()
+                                          for name in REQUIRED)
+
+
 def delete(folder: Path) -> None:
     """Delete a model folder, readable or not; refuses anything that is not an rnngen model."""
     folder = Path(folder)
-    if folder.is_symlink() or not folder.is_dir() or not is_model_folder(folder):
+    if folder.is_symlink() or not folder.is_dir() or not looks_like_model(folder):
         raise CheckpointError(f"{folder} is not an rnngen model; refusing to delete it")
     with ModelLock(folder):
         shutil.rmtree(folder)

@@ -18,7 +18,6 @@ exactly: the floor no model's perplexity can go below.
 
 from __future__ import annotations
 
-import math
 import random
 from functools import lru_cache
 from typing import Sequence
@@ -264,11 +263,3 @@ def load_travel(lowercase: bool = False, sentences: int = DEFAULT_SENTENCES, see
     return Corpus(NAME, train, valid, test, TokenizerSettings.pretokenized(lowercase=True),
                   source=f"built-in grammar ({len(grammar.vocabulary)} words), seed {seed}",
                   fingerprint=f"travel-v1-{sentences}-{seed}", true_logprob=logprob)
-
-
-
-
-def floor_perplexity(sentences: Sentences, logprob=true_logprob) -> float:
-    """Per-token perplexity of the source itself on these sentences (tokens = words + one end per sentence)."""
-    total = sum(logprob(s) for s in sentences)
-    return math.exp(-total / sum(len(s) + 1 for s in sentences))

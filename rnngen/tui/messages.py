@@ -71,9 +71,10 @@ class TrainingEvent(Message):
 
 @dataclass
 class EntropyFloorComputed(Message):
-    """The true perplexity of the corpus source on the valid split (generated corpora only)."""
+    """The true perplexity of the corpus source on a split (generated corpora only)."""
 
     perplexity: float
+    split: str
 
 
 @dataclass

@@ -155,6 +155,27 @@ SAVER = textwrap.dedent("""
 """)
 
 
+def test_delete_takes_models_even_damaged_ones_and_never_a_folder_of_ones_own(root, model, tmp_path):
+    mine = root / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "thesis.txt").write_text("years of work")
+    (mine / "config.json").write_text("{}")  # a config.json of another program
+    with pytest.raises(CheckpointError, match="is not an rnngen model; refusing to delete it"):
+        checkpoint.delete(mine)
+    link = root / "link"
+    link.symlink_to(model, target_is_directory=True)
+    with pytest.raises(CheckpointError, match="refusing to delete"):
+        checkpoint.delete(link)
+    assert (mine / "thesis.txt").read_text() == "years of work" and (model / "config.json").is_file()
+    damaged = root / "damaged"
+    shutil.copytree(model, damaged)
+    (damaged / "config.json").write_text("{not json")  # unreadable, but every file a model has
+    assert checkpoint.looks_like_model(damaged) and not checkpoint.is_model_folder(damaged)
+    checkpoint.delete(damaged)
+    checkpoint.delete(model)
+    assert not damaged.exists() and not model.exists() and mine.is_dir()
+
+
 @pytest.mark.parametrize("step, no_exchange", [
     ("written", False), ("renamed", False), ("exchanged", False), ("moved-old", True), ("moved-new", True)])
 def test_a_kill_at_each_step_of_a_save_recovers(root, model, step, no_exchange):

@@ -7,7 +7,7 @@ from textual.widgets import Input, TabbedContent
 from rnngen.lm import LanguageModel
 from rnngen.tui.app import RnngenApp
 from rnngen.tui.commands import RnngenCommands, app_commands
-from rnngen.tui.screens.help import HelpScreen
+from rnngen.tui.screens.help import HelpScreen, help_text, key_rows
 from rnngen.tui.widgets.status_bar import StatusBar
 from tests.tui.conftest import notifications, shown, wait_for
 
@@ -54,6 +54,26 @@ async def test_help_opens_with_question_mark_and_f1(app):
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
+
+
+def test_help_lists_every_shown_key_of_every_tab():
+    from rnngen.tui.screens.corpus import CorpusPane
+    from rnngen.tui.screens.generate import GeneratePane
+    from rnngen.tui.screens.models import ModelsPane
+    from rnngen.tui.screens.score import ScorePane
+    from rnngen.tui.screens.train import TrainPane
+
+    text = help_text()
+    for pane, title in ((CorpusPane, "Corpus"), (TrainPane, "Train"), (ScorePane, "Score"),
+                        (GeneratePane, "Generate"), (ModelsPane, "Models")):
+        assert f"## {title}" in text
+        for keys, description in key_rows(pane.BINDINGS):
+            assert f"| `{keys}` | {description} |" in text
+    for row in ("| `ctrl+s` | Start |", "| `ctrl+x` | Stop |", "| `ctrl+l` | Sentence/Candidates |",
+                "| `ctrl+g` | Generate |", "| `1-9` | Pick |", "| `space` | Model picks |", "| `c` | Compare |",
+                "| `d / delete` | Delete |"):
+        assert row in text
+    assert "Pick 2" not in text and "Refresh" not in text  # hidden bindings stay out
 
 
 async def test_palette_lists_app_actions_and_runs_them(app):
@@ -190,3 +210,16 @@ async def test_a_burst_of_keys_right_after_the_switch_reaches_the_score_field(ap
         await pilot.pause()
         await pilot.pause()
         assert field.value == "the cat sat ."
+
+
+async def test_a_long_question_wraps_inside_its_dialog(app):
+    from rnngen.tui.screens.dialogs import ConfirmScreen
+
+    question = "A model named 'travel-tutorial-with-a-long-name' exists. Train a new one over it?"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(ConfirmScreen(question, "Replace"))
+        await pilot.pause()
+        label = app.screen.query_one("#question")
+        assert label.size.height >= 2
+        assert " ".join(shown(label, width=label.size.width).split()) == question

@@ -32,6 +32,7 @@ async def test_table_lists_models_and_the_unreadable_one(app):
         assert [r[1] for r in rows] == ["broken", "tiny", "tiny-gru"]
         assert rows[0][2] == "unreadable"
         assert rows[1][1:] == ["tiny", "lstm", "1×32", "tiny", "4.15", "15", rows[1][7], "6", "2026-01-01 00:00"]
+        assert [str(c.label) for c in app.query_one("#models-table", DataTable).columns.values()][7] == "params"
         assert rows[2][2:6] == ["gru", "1×32", "tiny", "4.30"]
         await goto(pilot, app, "broken")
         assert "cannot be read" in shown(app.query_one("#model-detail"))
@@ -100,7 +101,7 @@ async def test_compare_two_marked_models(app):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
         table = app.screen.query_one(DataTable)
-        rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)[1:]] for i in range(table.row_count)}
+        rows = {str(table.get_row_at(i)[1]): [str(c) for c in table.get_row_at(i)[2:]] for i in range(table.row_count)}
         assert rows["best valid ppl"] == ["4.15", "4.30"]
         assert rows["model.rnn_type"] == ["lstm", "gru"]
         assert rows["epochs"] == ["6", "4"]
@@ -113,3 +114,35 @@ async def test_compare_needs_two(app):
         await goto(pilot, app, "broken")
         await pilot.press("c")
         assert any("Mark two models" in n for n in notifications(app))
+
+
+async def test_the_list_shows_every_column_but_params_at_80_columns(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
+        await pilot.pause()
+        table = app.query_one("#models-table", DataTable)
+        headers = [str(c.label) for c in table.columns.values()]
+        assert headers == ["", "name", "type", "L×H", "corpus", "ppl", "vocab", "epochs", "date"]
+        assert table.max_scroll_x == 0  # nothing hidden to the right
+        assert table_rows(app)[1][1:] == ["tiny", "lstm", "1×32", "tiny", "4.15", "15", "6", "01-01 00:00"]
+        await goto(pilot, app, "tiny")
+        assert "parameters" in shown(app.query_one("#model-detail"))  # the dropped column is in the detail
+
+
+async def test_compare_at_80x24_keeps_names_and_both_models_and_marks_differences(app):
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, app, "tiny")
+        await pilot.press("space")
+        await goto(pilot, app, "tiny-gru")
+        await pilot.press("c")
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.fixed_columns == 2
+        assert [str(c.label) for c in table.columns.values()] == ["", "setting", "tiny", "tiny-gru"]
+        assert table.max_scroll_x == 0  # both models' columns are on screen
+        assert app.screen.query_one("#compare-plot").region.y > table.region.y  # the plot goes below
+        rows = {str(table.get_row_at(i)[1]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
+        assert rows["model.rnn_type"] == ["≠", "model.rnn_type", "lstm", "gru"]
+        assert rows["model.hidden"] == ["", "model.hidden", "32", "32"]
+        assert rows["best valid ppl"][0] == "≠"

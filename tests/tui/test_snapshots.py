@@ -53,7 +53,7 @@ def fake_training(pane) -> None:
 
     pane.training = True
     pane._sync_buttons()
-    pane._floor(EntropyFloorComputed(6.0))
+    pane._floor(EntropyFloorComputed(6.0, "valid"))
     for e in (events.Started(epochs=4, batches_per_epoch=20, train_tokens=1240, vocab_size=15, parameters=4_719,
                              device="cpu"),):
         pane._on_Started(e)

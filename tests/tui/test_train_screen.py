@@ -6,8 +6,10 @@ from dataclasses import fields
 
 from textual.widgets import Button, Input, RichLog, Select
 
+from rnngen import events
 from rnngen.config import ModelConfig, TrainConfig
-from rnngen.tui.screens.train import TrainPane, entropy_floor
+from rnngen.corpus.stats import true_perplexity
+from rnngen.tui.screens.train import TrainPane
 from rnngen.tui.widgets.config_form import ConfigForm
 from rnngen.tui.widgets.training_plots import TrainingPlots
 from tests.tui.conftest import notifications, shown, wait_for
@@ -89,12 +91,14 @@ async def test_train_tiny_model_to_completion(app, app_env):
         assert [e for e, _ in plots.ppl] == [1, 2, 3]
         assert plots.ppl == [(e["epoch"], e["valid_ppl"]) for e in app.lm.history["epochs"]]
         assert plots.loss  # one point per logged batch
-        assert plots.floor == entropy_floor(tiny_corpus())
+        assert plots.floor == true_perplexity(tiny_corpus(), "valid")
+        assert shown(app.query_one("#ppl-title")).strip() == f"valid ppl per epoch\nfloor {plots.floor:.2f} (valid)"
+        assert shown(app.query_one("#loss-title")).strip() == "train loss, nats/word"
         log = log_text(app)
         assert "finished: all epochs done after 3 epoch(s)" in log
         assert "sample (epoch 1, batch 5):" in log
-        assert "true perplexity of the source (floor): 6.00" not in log  # floor over 7 tokens per sentence
-        assert f"true perplexity of the source (floor): {entropy_floor(tiny_corpus()):.2f}" in log
+        assert "true perplexity of the source on valid (floor): 6.00" not in log  # floor over 7 tokens per sentence
+        assert f"true perplexity of the source on valid (floor): {plots.floor:.2f}" in log
         bar = app.query_one("#train-progress")
         assert bar.progress == bar.total
         assert "Training finished: Model fresh" in " ".join(notifications(app))
@@ -185,3 +189,39 @@ async def test_output_names_follow_the_engine_rule(app, app_env):
         assert valid_name(bad) == name_problem(bad) or name_problem(bad) in valid_name(bad), bad
     assert valid_name("fine-name") is None
     assert valid_name("   ") == "give the model a name"
+
+
+async def test_train_tab_at_80x24_shows_speed_titles_and_log_lines_within_the_pane(app):
+    from tests.tui.test_snapshots import fake_training
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        pane = app.query_one(TrainPane)
+        fake_training(pane)
+        pane._on_Sample(events.Sample(3, 20, " ".join(["a long sampled sentence that must wrap"] * 4)))
+        await pilot.pause(0.2)
+        status = app.query_one("#train-status")
+        assert status.size.height == 3  # nothing of the three lines is cut
+        lines = shown(status, width=status.size.width).splitlines()
+        assert lines[1] == "5,000 tokens/s · elapsed 0:06 · ETA 0:02"
+        assert lines[2] == "lr 0.002 · best valid ppl 7.20"  # the best before the last epoch ended
+        for title, lines in (("#loss-title", ["train loss, nats/word"]),
+                             ("#ppl-title", ["valid ppl per epoch", "floor 6.00 (valid)"])):
+            label = app.query_one(title)
+            assert label.size.height == len(lines) and label.size.width >= max(map(len, lines))  # nothing wraps
+            assert shown(label).strip().splitlines() == lines
+        log = app.query_one("#train-log", RichLog)
+        assert log.max_scroll_x == 0  # wrapped to the pane: nothing runs off its right edge
+        assert max(line.cell_length for line in log.lines) <= log.scrollable_content_region.width
+
+
+async def test_a_failed_resume_leaves_the_progress_bar_still(app, app_env):
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await fill(pilot, app, TINY, "never-trained")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("Training failed" in n for n in notifications(app)), 60)
+        bar = app.query_one("#train-progress")
+        assert (bar.total, bar.progress) == (1, 0)  # not pulsing "--%"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -14,25 +12,20 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 from textual_plotext import PlotextPlot
 
-from rnngen.tui.screens.models import fmt_ppl, history_of
+from rnngen import catalog
+from rnngen.cli._common import fmt_ppl
+from rnngen.cli._display import visible
+from rnngen.errors import RnngenError
 
-
-def settings_of(path: str) -> dict[str, Any]:
-    """Flat 'model.x' / 'train.y' settings from config.json."""
-    try:
-        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    flat: dict[str, Any] = {}
-    for section in ("model", "train"):
-        for key, value in (config.get(section) or {}).items():
-            flat[f"{section}.{key}"] = value
-    flat["parameters"] = config.get("parameters", "")
-    return flat
+DIFFERS = "≠"
 
 
 class CompareScreen(ModalScreen[None]):
-    """Settings table (differences highlighted) beside a plot of both histories."""
+    """Settings table beside (below, when narrow) a plot of both histories.
+
+    The first two columns (a ≠ where the models differ, and the setting's name) stay in place when the
+    table scrolls sideways, so a value is never shown without the name of what it is.
+    """
 
     BINDINGS = [Binding("escape,q,c", "dismiss", "Close")]
 
@@ -42,31 +35,42 @@ class CompareScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-body"):
-            yield Label(f"Comparing {self.a['name']} and {self.b['name']}  (escape closes)", classes="section")
-            with Horizontal():
-                yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+            yield Label(f"Comparing {visible(self.a['name'])} and {visible(self.b['name'])}  "
+                        f"({DIFFERS} marks what differs; escape closes)", classes="section", markup=False)
+            with Horizontal(id="compare-row"):
+                yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=2)
                 yield PlotextPlot(id="compare-plot")
+
+    def rows(self) -> list[tuple[str, Any, Any, bool]]:
+        """Summary rows, then every setting of either model."""
+        a, b = self.a, self.b
+        summary = [("best valid ppl", fmt_ppl(a.get("best_valid_ppl")), fmt_ppl(b.get("best_valid_ppl"))),
+                   ("corpus", a.get("corpus", ""), b.get("corpus", "")),
+                   ("epochs", a.get("epochs", ""), b.get("epochs", ""))]
+        rows = [(k, va, vb, str(va) != str(vb)) for k, va, vb in summary]
+        try:
+            return rows + catalog.differing(catalog.settings(a["path"]), catalog.settings(b["path"]))
+        except RnngenError as exc:  # changed on disk since it was listed
+            self.app.notify(str(exc), title="Compare", severity="error")
+            return rows
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("setting", self.a["name"], self.b["name"])
-        table.add_row("best valid ppl", fmt_ppl(self.a.get("best_valid_ppl")), fmt_ppl(self.b.get("best_valid_ppl")))
-        table.add_row("corpus", self.a.get("corpus", ""), self.b.get("corpus", ""))
-        table.add_row("epochs", str(self.a.get("epochs", "")), str(self.b.get("epochs", "")))
-        sa, sb = settings_of(self.a["path"]), settings_of(self.b["path"])
-        for key in sorted(set(sa) | set(sb), key=lambda k: (not k.startswith("model"), k)):
-            va, vb = str(sa.get(key, "")), str(sb.get(key, ""))
-            style = "bold yellow" if va != vb else ""
-            table.add_row(Text(key, style=style), Text(va, style=style), Text(vb, style=style))
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
+        table.add_columns("", "setting", visible(self.a["name"]), visible(self.b["name"]))
+        for key, va, vb, differs in self.rows():
+            style = "bold yellow" if differs else ""
+            table.add_row(Text(DIFFERS if differs else "", style=style), Text(key, style=style),
+                          Text(visible(str(va)), style=style), Text(visible(str(vb)), style=style))
+        plt = self.query_one(PlotextPlot).plt
         plt.title("valid perplexity per epoch")
         plt.xlabel("epoch")
         for row, color in ((self.a, "cyan"), (self.b, "orange")):
-            epochs = history_of(row["path"])
-            xs = [e.get("epoch", i + 1) for i, e in enumerate(epochs)]
-            ys = [e.get("valid_ppl") for e in epochs]
-            pairs = [(x, y) for x, y in zip(xs, ys) if isinstance(y, (int, float))]
+            try:
+                records = catalog.epochs(row["path"])
+            except RnngenError:
+                records = []
+            pairs = [(e.get("epoch", i + 1), e.get("valid_ppl")) for i, e in enumerate(records)]
+            pairs = [(x, y) for x, y in pairs if isinstance(y, (int, float))]
             if pairs:
                 plt.plot([x for x, _ in pairs], [y for _, y in pairs], marker="braille", color=color,
                          label=row["name"])

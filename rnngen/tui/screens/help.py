@@ -1,14 +1,18 @@
-"""The help screen (? or F1): keys and what each tab is for."""
+"""The help screen (? or F1): keys and what each tab is for.
+
+Each tab's key table is built from that pane's own BINDINGS, so a key added to a tab shows up here
+and a removed one disappears: the help cannot drift from what the keys do.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+INTRO = """\
 # rnngen
 
 A workbench for word-level recurrent language models. Work left to right:
@@ -21,27 +25,59 @@ sentences and **generate** text with it. **Models** lists what you trained.
 | `ctrl+p` | command palette (every action by name) |
 | `?` / `F1` | this help |
 | `ctrl+t` | light / dark theme |
-| `escape` | leave a text field (then `1`–`5` switch tabs) |
+| `escape` | leave a text field (the tab's keys below keep working) |
 | `tab` / `shift+tab` | next / previous field |
 | `ctrl+q` | quit (training stops and keeps its best model) |
-
-**Corpus**: pick the built-in corpus, a downloaded one, or type a path (or
-browse the file tree) and press `enter`. The statistics use the vocabulary
-size you give (the OOV rate is measured on the validation split).
-
-**Train**: choose a preset, change any option (invalid values turn red and
-disable Start), name the output model, then `ctrl+s` starts, `ctrl+x` stops
-(the best model so far is saved), `ctrl+r` resumes the named model. The
-perplexity plot shows the corpus's true-entropy floor for generated corpora.
-
-**Score**: a sentence's log-probability, perplexity and per-word heat map;
-candidates mode ranks several sentences.
-
-**Generate**: sample text word by word, or pick each next word yourself.
-
-**Models**: `enter` or `l` loads, `r` renames, `d` deletes, `space` marks a model
-and `c` compares two marked models side by side.
 """
+
+TABS = {
+    "Corpus": "Pick the built-in corpus, a downloaded one, or type a path (or browse the file tree; "
+              "`backspace` in the tree goes to the folder above) and press `enter`. The statistics use "
+              "the vocabulary size you give (the OOV rate is measured on the validation split).",
+    "Train": "Choose a preset, change any option (invalid values turn red and disable Start), name the "
+             "output model. Stop saves the best model so far. The perplexity chart draws the corpus's "
+             "entropy floor, labelled with the split it was measured on.",
+    "Score": "A sentence's log-probability, perplexity and per-word heat map; candidates mode ranks "
+             "several sentences, or a Moses n-best list per source sentence, exactly as `rnngen rerank`.",
+    "Generate": "Sample text word by word, or pick each next word yourself (type a word, a number, or "
+                "`space` for the model's own pick).",
+    "Models": "`enter` loads too. Mark two models, then compare their settings and histories.",
+}
+
+
+def key_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
+    """(keys, description) for each shown binding; a binding's hidden siblings are folded into its key_display."""
+    rows = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            binding = Binding(*binding)
+        if not binding.show or not binding.description:
+            continue
+        keys = binding.key_display or " / ".join(binding.key.split(","))
+        rows.append((keys, binding.description))
+    return rows
+
+
+def tab_section(title: str, bindings: list[BindingType]) -> str:
+    """One tab's paragraph and its key table in Markdown."""
+    lines = [f"## {title}", "", TABS[title], ""]
+    rows = key_rows(bindings)
+    if rows:
+        lines += [f"| Key | {title} |", "|---|---|", *[f"| `{k}` | {d} |" for k, d in rows], ""]
+    return "\n".join(lines)
+
+
+def help_text() -> str:
+    """The whole help page, keys read from the panes' BINDINGS."""
+    from rnngen.tui.screens.corpus import CorpusPane
+    from rnngen.tui.screens.generate import GeneratePane
+    from rnngen.tui.screens.models import ModelsPane
+    from rnngen.tui.screens.score import ScorePane
+    from rnngen.tui.screens.train import TrainPane
+
+    panes = {"Corpus": CorpusPane, "Train": TrainPane, "Score": ScorePane, "Generate": GeneratePane,
+             "Models": ModelsPane}
+    return "\n".join([INTRO, *(tab_section(title, pane.BINDINGS) for title, pane in panes.items())])
 
 
 class HelpScreen(ModalScreen[None]):
@@ -51,4 +87,4 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-body"):
-            yield Markdown(HELP)
+            yield Markdown(help_text())

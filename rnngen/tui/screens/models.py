@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,39 @@ from textual.validation import Function
 from textual.widgets import DataTable, Static
 
 from rnngen import checkpoint
+from rnngen.cli._common import fmt_ppl  # the CLI's format: numbers read the same in both faces
+from rnngen.cli._display import visible
 from rnngen.errors import RnngenError
 
-COLUMNS = ("", "name", "type", "layers×hidden", "corpus", "valid ppl", "vocab", "params", "epochs", "date")
+# (key, header) per column; below WIDE_AT columns the table drops params (the detail shows them) and
+# shortens headers and dates, so that every other column fits 80 columns without scrolling sideways
+WIDE = (("mark", ""), ("name", "name"), ("type", "type"), ("size", "layers×hidden"), ("corpus", "corpus"),
+        ("ppl", "valid ppl"), ("vocab", "vocab"), ("params", "params"), ("epochs", "epochs"), ("date", "date"))
+NARROW = (("mark", ""), ("name", "name"), ("type", "type"), ("size", "L×H"), ("corpus", "corpus"), ("ppl", "ppl"),
+          ("vocab", "vocab"), ("epochs", "epochs"), ("date", "date"))
+WIDE_AT = 100
 
 
-def fmt_ppl(value: Any) -> str:
-    return f"{value:.2f}" if isinstance(value, (int, float)) and value == value and value < 1e12 else "–"
+def columns_for(width: int) -> tuple[tuple[str, str], ...]:
+    return WIDE if width >= WIDE_AT else NARROW
 
 
-def history_of(path: str) -> list[dict]:
-    """The per-epoch records from a checkpoint's history.json ([] when absent or unreadable)."""
-    try:
-        data = json.loads((Path(path) / "history.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    epochs = data.get("epochs", []) if isinstance(data, dict) else []
-    return [e for e in epochs if isinstance(e, dict)]
+def cells(row: dict[str, Any], keys: list[str], mark: str, wide: bool) -> list[Text]:
+    """One table row's cells for these columns (mark: ✓ marked for compare, ▶ loaded).
+
+    Every cell is a Text, never a str, which DataTable would read as markup: a name or corpus from disk
+    is shown as it is. An unreadable model says so in its type column.
+    """
+    if row.get("error"):
+        values = {"mark": Text(mark), "name": Text(visible(row["name"])), "type": Text("unreadable", style="red")}
+        return [values.get(k, Text("")) for k in keys]
+    text, right = (lambda v: Text(visible(str(v)))), (lambda v: Text(v, justify="right"))
+    values = {"mark": text(mark), "name": text(row["name"]), "type": text(row["type"]),
+              "size": text(f"{row['layers']}×{row['hidden']}"), "corpus": text(row["corpus"]),
+              "ppl": right(fmt_ppl(row["best_valid_ppl"])), "vocab": right(f"{row['vocab']:,}"),
+              "params": right(f"{row['parameters']:,}"), "epochs": right(str(row["epochs"])),
+              "date": text(row["date"] if wide else row["date"][5:])}
+    return [values[k] for k in keys]
 
 
 class ModelsPane(Vertical):
@@ -51,15 +66,18 @@ class ModelsPane(Vertical):
         super().__init__(**kw)
         self.rows: list[dict[str, Any]] = []
         self.marked: list[str] = []
+        self.columns: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
-        table = DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="model-detail")
 
     def on_mount(self) -> None:
         self.refresh_rows()
+
+    def on_resize(self) -> None:
+        if columns_for(self.app.size.width) != self.columns:
+            self.refresh_rows()
         self.watch(self.app, "lm", lambda _: self.refresh_rows(), init=False)
 
     def action_refresh(self) -> None:
@@ -71,18 +89,15 @@ class ModelsPane(Vertical):
         keep = self.current()
         self.rows = app.checkpoint_rows()
         self.marked = [p for p in self.marked if any(r["path"] == p for r in self.rows)]
-        table.clear()
+        self.columns = columns_for(app.size.width)
+        wide = self.columns is WIDE
+        table.clear(columns=True)
+        table.add_columns(*(header for _, header in self.columns))
+        keys = [key for key, _ in self.columns]
         loaded = Path(app.lm.path).absolute() if app.lm is not None and app.lm.path else None
         for r in self.rows:
             mark = ("✓" if r["path"] in self.marked else "") + ("▶" if Path(r["path"]).absolute() == loaded else "")
-            if r.get("error"):
-                table.add_row(mark, r["name"], Text("unreadable", style="red"), "", "", "", "", "", "", "",
-                              key=r["path"])
-                continue
-            table.add_row(mark, r["name"], r["type"], f"{r['layers']}×{r['hidden']}", r["corpus"],
-                          Text(fmt_ppl(r["best_valid_ppl"]), justify="right"),
-                          Text(f"{r['vocab']:,}", justify="right"), Text(f"{r['parameters']:,}", justify="right"),
-                          Text(str(r["epochs"]), justify="right"), r["date"], key=r["path"])
+            table.add_row(*cells(r, keys, mark, wide), key=r["path"])
         if keep is not None:
             for i, r in enumerate(self.rows):
                 if r["path"] == keep["path"]:
@@ -113,7 +128,7 @@ class ModelsPane(Vertical):
         grid.add_column()
         grid.add_row("path", row["path"])
         grid.add_row("model", f"{row['type']}, {row['layers']} layer(s), emb {row['emb']}, hidden {row['hidden']}"
-                              f"{', tied' if row.get('tied') else ''}")
+                              f"{', tied' if row.get('tied') else ''}, {row['parameters']:,} parameters")
         grid.add_row("trained", f"{row['epochs']} epoch(s) on {row['corpus'] or '?'}, best valid ppl "
                                 f"{fmt_ppl(row['best_valid_ppl'])}")
         detail.update(grid)
@@ -138,10 +153,9 @@ class ModelsPane(Vertical):
         folder = Path(row["path"])
         taken = {r["name"] for r in self.rows}
 
-        def check(value: str) -> bool:
+        def check(value: str) -> bool:  # the engine's name rule (checkpoint.name_problem), and not taken
             value = value.strip()
-            return bool(value) and "/" not in value and not value.startswith(".") and (value not in taken
-                                                                                        or value == row["name"])
+            return checkpoint.name_problem(value) is None and (value not in taken or value == row["name"])
 
         def answered(name: str | None) -> None:
             if not name or name == row["name"]:
@@ -175,12 +189,7 @@ class ModelsPane(Vertical):
             app: Any = self.app
             folder = Path(row["path"])
             try:
-                if row.get("error"):
-                    import shutil
-
-                    shutil.rmtree(folder)
-                else:
-                    checkpoint.delete(folder)
+                checkpoint.delete(folder)  # readable or not; it refuses what is not an rnngen model
             except (RnngenError, OSError) as exc:
                 app.notify(str(exc), title="Cannot delete", severity="error", timeout=8)
                 return

@@ -7,7 +7,6 @@ UI thread and stays small (plots are redrawn by a timer, not per event).
 
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,7 @@ from rnngen.tui.widgets.training_plots import TrainingPlots
 
 
 PROGRESS_STEPS = 1000
-
-
-def entropy_floor(corpus: Any) -> float | None:
-    """exp of the source's true cross-entropy per token (words + </s>) on the valid split."""
-    if corpus.true_logprob is None or not corpus.valid:
-        return None
-    total = sum(corpus.true_logprob(s) for s in corpus.valid)
-    tokens = sum(len(s) + 1 for s in corpus.valid)
-    return math.exp(-total / tokens)
+FLOOR_SPLIT = "valid"  # the split the chart's perplexities are measured on
 
 
 def yield_to_the_ui() -> float:
@@ -79,6 +70,14 @@ def valid_name(value: str) -> str | None:
     return None
 
 
+def status_lines(e: events.BatchDone, best_ppl: float | None) -> str:
+    """Three short lines (each fits the live pane at 80 columns), so speed and ETA always show."""
+    best = f" · best valid ppl {best_ppl:.2f}" if best_ppl is not None else ""
+    return (f"epoch {e.epoch} · batch {e.batch}/{e.batches} · loss {e.loss:.3f}\n"
+            f"{e.tokens_per_s:,.0f} tokens/s · elapsed {clock(e.elapsed_s)} · ETA {clock(e.eta_s)}\n"
+            f"lr {e.lr:.3g}{best}")
+
+
 class TrainPane(Horizontal):
     """Form on the left, live progress on the right."""
 
@@ -117,7 +116,7 @@ class TrainPane(Horizontal):
             yield Static("Idle. Pick options and press Start (ctrl+s).", id="train-status")
             yield ProgressBar(id="train-progress", show_eta=False)
             yield TrainingPlots(id="train-plots")
-            yield RichLog(id="train-log", max_lines=500, wrap=True, markup=False)
+            yield RichLog(id="train-log", max_lines=500, wrap=True, markup=False, min_width=20)
 
     def on_mount(self) -> None:
         self.query_one("#preset", Select).tooltip = "\n".join(f"{k}: {v}" for k, v in PRESET_HELP.items())
@@ -240,6 +239,7 @@ class TrainPane(Horizontal):
                resume: bool, stop: threading.Event, force: bool = False) -> None:
         """Runs in a thread: load the corpus if needed, run the engine, post every event."""
         from rnngen.corpus import load_corpus
+        from rnngen.corpus.stats import true_perplexity
         from rnngen.hardware import set_threads
         from rnngen.lm import LanguageModel
         from rnngen.train import train
@@ -250,9 +250,9 @@ class TrainPane(Horizontal):
             set_threads()  # $RNNGEN_THREADS, else all cores but one (so the UI thread keeps one), as the CLI
             if corpus is None:
                 corpus = load_corpus(spec, lowercase=options.get("lowercase", False))
-            floor = entropy_floor(corpus)
+            floor = true_perplexity(corpus, FLOOR_SPLIT) if corpus.valid else None
             if floor is not None:
-                self.post_message(EntropyFloorComputed(floor))
+                self.post_message(EntropyFloorComputed(floor, FLOOR_SPLIT))
             finished = None
             for event in train(corpus, model_config, train_config, out, stop, resume, force):
                 if isinstance(event, events.Checkpointed):
@@ -279,8 +279,9 @@ class TrainPane(Horizontal):
     # -- events from the worker -------------------------------------------------------------
     @on(EntropyFloorComputed)
     def _floor(self, message: EntropyFloorComputed) -> None:
-        self.query_one(TrainingPlots).set_floor(message.perplexity)
-        self.query_one("#train-log", RichLog).write(f"true perplexity of the source (floor): {message.perplexity:.2f}")
+        self.query_one(TrainingPlots).set_floor(message.perplexity, message.split)
+        self.query_one("#train-log", RichLog).write(
+            f"true perplexity of the source on {message.split} (floor): {message.perplexity:.2f}")
 
     @on(TrainingEvent)
     def _event(self, message: TrainingEvent) -> None:
@@ -316,10 +317,7 @@ class TrainPane(Horizontal):
         by_time = e.elapsed_s / (e.elapsed_s + e.eta_s) if e.elapsed_s + e.eta_s > 0 else 0.0
         self.query_one("#train-progress", ProgressBar).update(progress=PROGRESS_STEPS * max(done, by_time))
         self.query_one(TrainingPlots).add_loss(e.epoch - 1 + e.fraction, e.loss)
-        best = f"  best ppl {self.best_ppl:.2f}" if self.best_ppl is not None else ""
-        self.query_one("#train-status", Static).update(
-            f"epoch {e.epoch} · batch {e.batch}/{e.batches} · loss {e.loss:.3f} · lr {e.lr:.3g}\n"
-            f"{e.tokens_per_s:,.0f} tokens/s · elapsed {clock(e.elapsed_s)} · ETA {clock(e.eta_s)}{best}")
+        self.query_one("#train-status", Static).update(status_lines(e, self.best_ppl))
 
     def _on_EpochDone(self, e: events.EpochDone) -> None:
         self.query_one(TrainingPlots).add_ppl(e.epoch, e.valid_ppl)
@@ -355,6 +353,9 @@ class TrainPane(Horizontal):
         if had_focus:
             self.query_one("#start", Button).focus()
         self.query_one(TrainingPlots).redraw()
+        bar = self.query_one("#train-progress", ProgressBar)
+        if bar.total is None:  # it failed before its first batch: stop pulsing
+            bar.update(total=1, progress=0)
         if message.lm is not None:
             app.lm = message.lm
         if message.error:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from textual.app import ComposeResult
-from textual.containers import Container
+from textual.containers import Container, Vertical
+from textual.widgets import Label
 from textual_plotext import PlotextPlot
 
 REDRAW_S = 0.5
@@ -25,18 +26,32 @@ def thin(points: list, limit: int = MAX_POINTS) -> list:
 
 
 class TrainingPlots(Container):
-    """Two PlotextPlots fed by `add_loss` / `add_ppl`; the entropy floor is a horizontal line."""
+    """Two PlotextPlots fed by `add_loss` / `add_ppl`; the entropy floor is a horizontal line.
+
+    Each title is a Label above its chart, not plotext's own title, which plotext drops when a chart
+    is only a few rows high (the Train tab at 80x24): a chart must always say what it shows.
+    """
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.loss: list[tuple[float, float]] = []
         self.ppl: list[tuple[int, float]] = []
         self.floor: float | None = None
+        self.floor_split = "valid"
         self._dirty = True
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="loss-plot")
-        yield PlotextPlot(id="ppl-plot")
+        with Vertical(classes="chart"):
+            yield Label("train loss, nats/word", id="loss-title", classes="chart-title")
+            yield PlotextPlot(id="loss-plot")
+        with Vertical(classes="chart"):
+            yield Label(self.ppl_title(), id="ppl-title", classes="chart-title")
+            yield PlotextPlot(id="ppl-plot")
+
+    def ppl_title(self) -> str:
+        """The perplexity chart's title, with the floor and the split it was measured on."""
+        floor = f"\nfloor {self.floor:.2f} ({self.floor_split})" if self.floor else ""
+        return f"valid ppl per epoch{floor}"
 
     def on_mount(self) -> None:
         self.redraw()
@@ -58,8 +73,8 @@ class TrainingPlots(Container):
             self.ppl.append((epoch, ppl))
             self._dirty = True
 
-    def set_floor(self, ppl: float | None) -> None:
-        self.floor = ppl
+    def set_floor(self, ppl: float | None, split: str = "valid") -> None:
+        self.floor, self.floor_split = ppl, split
         self._dirty = True
 
     def _tick(self) -> None:
@@ -72,7 +87,6 @@ class TrainingPlots(Container):
         plt = loss_plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("training loss (nats/word)")
         plt.xlabel("epoch")
         if self.loss:
             loss = thin(self.loss)
@@ -83,7 +97,7 @@ class TrainingPlots(Container):
         plt = ppl_plot.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("valid perplexity" + (f" · floor {self.floor:.2f}" if self.floor else ""))
+        self.query_one("#ppl-title", Label).update(self.ppl_title())
         plt.xlabel("epoch")
         if self.ppl:
             xs = [e for e, _ in self.ppl]
