@@ -191,3 +191,13 @@ def test_lowercase_option(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("The Cat sat.\nThe Dog ran.\nA Bird flew.\n")
     assert words_of(load_local(path, lowercase=True))[0] == ["the", "cat", "sat", "."]
+
+
+def test_short_words_that_end_lines_are_sentence_ends_and_titles_stay_abbreviations():
+    lines = "The cat sat.\nA dog ran.\nThe cat ran.\nA dog sat.\nThe dog sat.\nA cat ran.\n"
+    sentences, _ = text_to_sentences(lines, tokenized=False, lowercase=False)
+    assert [" ".join(s) for s in sentences] == [line[:-1] + " ." for line in lines.splitlines()]
+    prose = ("Mr. Smith came home. Mr. Jones left early. Then Mr. Brown sat down.\n"
+             "Dr. Who ran off. Dr. No came too. Dr. Jekyll hid.")
+    sentences, _ = text_to_sentences(prose, tokenized=False, lowercase=False)
+    assert [s[0] for s in sentences] == ["Mr.", "Mr.", "Then", "Dr.", "Dr.", "Dr."]

@@ -153,7 +153,8 @@ def corpus_punkt(text: str):
     On small or repetitive texts Punkt takes any word that always precedes a
     period for an abbreviation ("times." -> never a sentence end); real ones
     are dotted ("u.s"), seen before a lower-case word ("approx. five"), or
-    short and (almost) always written with their period ("mr", "dr").
+    short, (almost) always written with their period and rarely ending a line
+    ("mr", "dr"; not "sat" in "The cat sat.\nA dog sat.").
     """
     sample = text[:PUNKT_SAMPLE]
     splitter = train_punkt(sample)
@@ -170,7 +171,9 @@ def _plausible_abbreviation(abbrev: str, text: str) -> bool:
         return True
     total = len(re.findall(rf"(?i:\b{word}\b)", text))
     dotted = len(re.findall(rf"(?i:\b{word})\.", text))
-    return len(abbrev) <= 3 and dotted >= 3 and dotted >= 0.9 * total
+    # "Mr." is followed by a name on the same line; a word that ends lines ("sat.") ends sentences
+    line_ends = len(re.findall(rf"(?i:\b{word})\.[ \t]*(?:\n|$)", text))
+    return len(abbrev) <= 3 and dotted >= 3 and dotted >= 0.9 * total and line_ends <= 0.5 * dotted
 
 
 def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnings: list[str] | None = None,
