@@ -106,6 +106,8 @@ def test_score(snap_compare, snap_app, size):
     async def run_before(pilot):
         await with_model(pilot)
         await pilot.press("3")
+        # the tab hands the focus to its field once shown: wait for it, a busy machine is slower
+        await wait_for(pilot, lambda: pilot.app.focused is pilot.app.query_one("#score-input"))
         await pilot.pause()
 
     assert snap_compare(snap_app, terminal_size=size, run_before=run_before)
