@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from rnngen.cli import main
+from tests._inprocess import main_here
 
 RNNGEN = [sys.executable, "-m", "rnngen"]
 
@@ -85,41 +86,41 @@ def test_help_lists_every_command():
 
 
 def test_bad_corpus_inputs_give_one_clear_line(tmp_path):
-    assert_clean_error(cli("train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "m")), "no such file")
+    assert_clean_error(main_here("train", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "m")), "no such file")
     empty = tmp_path / "empty.txt"
     empty.write_text("  \n")
-    assert_clean_error(cli("train", str(empty), "--out", str(tmp_path / "m")), "is empty")
+    assert_clean_error(main_here("train", str(empty), "--out", str(tmp_path / "m")), "is empty")
     binary = tmp_path / "data.bin"
     binary.write_bytes(bytes(range(256)) * 10)
-    assert_clean_error(cli("train", str(binary), "--out", str(tmp_path / "m")), "binary")
+    assert_clean_error(main_here("train", str(binary), "--out", str(tmp_path / "m")), "binary")
     small = tmp_path / "small.txt"
     small.write_text("a b c .\nd e f .\ng h i .\nj k l .\n")
-    assert_clean_error(cli("train", str(small), "--out", str(tmp_path / "m"), "--batch-size", "20"), "batch size")
+    assert_clean_error(main_here("train", str(small), "--out", str(tmp_path / "m"), "--batch-size", "20"), "batch size")
     assert not (tmp_path / "m").exists()
 
 
 def test_bad_option_values(text_corpus, tmp_path):
     out = str(tmp_path / "m")
-    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--dropout", "1.5"), "dropout")
-    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--model", "transformer"), "unknown model type")
-    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--hidden", "0"), "hidden")
-    assert_clean_error(cli("train", str(text_corpus), "--out", out, "--epochs", "x"), "invalid int value")
+    assert_clean_error(main_here("train", str(text_corpus), "--out", out, "--dropout", "1.5"), "dropout")
+    assert_clean_error(main_here("train", str(text_corpus), "--out", out, "--model", "transformer"), "unknown model type")
+    assert_clean_error(main_here("train", str(text_corpus), "--out", out, "--hidden", "0"), "hidden")
+    assert_clean_error(main_here("train", str(text_corpus), "--out", out, "--epochs", "x"), "invalid int value")
     assert not Path(out).exists()
 
 
 def test_bad_checkpoints_and_sentences(tiny_lm_path, tmp_path):
     model = str(tiny_lm_path)
-    assert_clean_error(cli("score", str(tmp_path / "none"), stdin="a b\n"), "no model")
+    assert_clean_error(main_here("score", str(tmp_path / "none"), stdin="a b\n"), "no model")
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     for name in ("config.json", "vocab.json", "model.safetensors"):
         (corrupt / name).write_text("{not json")
-    assert_clean_error(cli("score", str(corrupt), stdin="a b\n"), "corrupt")
-    assert_clean_error(cli("score", model, stdin="the cat .\n\nthe dog .\n"), "line 2 is an empty sentence")
-    assert_clean_error(cli("score", model, stdin="zebra giraffe\n"), "only words the model does not know")
-    assert_clean_error(cli("score", model, stdin=""), "empty")
-    assert_clean_error(cli("generate", model, "--temperature", "-1"), "temperature")
-    assert_clean_error(cli("generate", model, "--top-p", "0"), "top-p")
+    assert_clean_error(main_here("score", str(corrupt), stdin="a b\n"), "corrupt")
+    assert_clean_error(main_here("score", model, stdin="the cat .\n\nthe dog .\n"), "line 2 is an empty sentence")
+    assert_clean_error(main_here("score", model, stdin="zebra giraffe\n"), "only words the model does not know")
+    assert_clean_error(main_here("score", model, stdin=""), "empty")
+    assert_clean_error(main_here("generate", model, "--temperature", "-1"), "temperature")
+    assert_clean_error(main_here("generate", model, "--top-p", "0"), "top-p")
 
 
 def test_main_returns_exit_codes_in_process(tiny_lm_path, capsys):

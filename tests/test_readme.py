@@ -12,17 +12,14 @@ everything else (`printf`, `cat`) runs in bash as written.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from rnngen.cli import main
+from tests._inprocess import main_here
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -73,21 +70,10 @@ def run(command: str, cwd: Path) -> tuple[int, str, str]:
     if ">" in words:
         at = words.index(">")
         words, target = words[:at], cwd / words[at + 1]
-    stdin = bash(feed, cwd).stdout if feed else b""
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(words[1:])
-            except SystemExit as exc:  # argparse's own errors
-                code = exc.code if isinstance(exc.code, int) else 2
-    finally:
-        sys.stdin = saved
+    done = main_here(*words[1:], stdin=bash(feed, cwd).stdout if feed else b"")
     if target is not None:
-        target.write_text(out.getvalue(), encoding="utf-8")
-    return code, out.getvalue(), err.getvalue()
+        target.write_text(done.stdout, encoding="utf-8")
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_every_console_command_runs_as_written(shared_corpora, tmp_path, monkeypatch):

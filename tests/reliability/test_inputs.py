@@ -12,6 +12,7 @@ from rnngen.cli._display import safe, tsv_field, visible
 from rnngen.errors import CorpusError, InputError
 from rnngen.tokenize import PIECE, TokenizerSettings, pieces, split_sentences, tokenize_words
 from rnngen.vocab import Vocabulary, word_problem
+from tests._inprocess import main_here
 from tests.test_cli import assert_clean_error, cli
 
 
@@ -75,7 +76,7 @@ def test_nltks_timeout_is_one_line(monkeypatch):
 def test_a_lone_cr_does_not_split_a_line_and_crlf_does(tiny_lm_path, tmp_path):
     path = tmp_path / "s.txt"
     path.write_bytes(b"the cat\rsat on the mat .\r\na dog sat .\n")
-    result = cli("score", str(tiny_lm_path), str(path), "--format", "jsonl")
+    result = main_here("score", str(tiny_lm_path), str(path), "--format", "jsonl")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 2 and rows[0]["text"] == "the cat\rsat on the mat ."
@@ -84,7 +85,7 @@ def test_a_lone_cr_does_not_split_a_line_and_crlf_does(tiny_lm_path, tmp_path):
 def test_tsv_fields_escape_what_would_break_a_row(tiny_lm_path, tmp_path):
     path = tmp_path / "s.txt"
     path.write_text("the\tcat sat \\ on the mat .\n", encoding="utf-8")
-    result = cli("score", str(tiny_lm_path), str(path), "--format", "tsv")
+    result = main_here("score", str(tiny_lm_path), str(path), "--format", "tsv")
     lines = result.stdout.splitlines()
     assert result.returncode == 0 and len(lines) == 2
     assert lines[1].split("\t")[0] == "the\\tcat sat \\\\ on the mat ."
@@ -106,7 +107,7 @@ def test_score_shows_escapes_and_markup_as_text(tiny_lm_path, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "[bold]sat[/bold]" in result.stdout and "\\x1b]0;TITLE\\x07" in result.stdout
-    jsonl = cli("score", str(tiny_lm_path), str(path), "--format", "jsonl")
+    jsonl = main_here("score", str(tiny_lm_path), str(path), "--format", "jsonl")
     assert json.loads(jsonl.stdout)["text"] == "the cat [bold]sat[/bold] \x1b]0;TITLE\x07 ."  # data kept intact
 
 
@@ -136,7 +137,7 @@ def test_score_refuses_what_the_engine_rule_refuses(tiny_lm_path, tiny_lm):
     text = "zebra quagga okapi"
     with pytest.raises(InputError) as caught:
         check_scorable(tiny_lm.tokenize(text), tiny_lm.vocab, text, "line 1")
-    result = cli("score", str(tiny_lm_path), "-", stdin=text + "\n")
+    result = main_here("score", str(tiny_lm_path), "-", stdin=text + "\n")
     assert_clean_error(result, str(caught.value))
 
 
@@ -146,9 +147,9 @@ def test_generated_tokens_score_exactly_as_sampled(tiny_lm_path, tiny_lm):
 
     from rnngen.generate import SamplingSettings
 
-    generated = cli("generate", str(tiny_lm_path), "-n", "5", "--seed", "11", "--tokens")
+    generated = main_here("generate", str(tiny_lm_path), "-n", "5", "--seed", "11", "--tokens")
     assert generated.returncode == 0, generated.stderr
-    scored = cli("score", str(tiny_lm_path), "-", "--pretokenized", "--format", "jsonl", stdin=generated.stdout)
+    scored = main_here("score", str(tiny_lm_path), "-", "--pretokenized", "--format", "jsonl", stdin=generated.stdout)
     assert scored.returncode == 0, scored.stderr
     rows = [json.loads(line) for line in scored.stdout.splitlines()]
     sentences: dict[int, list] = {}

@@ -8,6 +8,7 @@ import torch
 from rnngen import hardware
 from rnngen.cli import _common, main
 from rnngen.errors import ConfigError
+from tests._inprocess import main_here
 from tests.test_cli import assert_clean_error, cli
 
 
@@ -63,10 +64,10 @@ def test_every_computing_command_applies_threads(tiny_lm_path, tmp_path, capsys)
 
 
 def test_bad_thread_counts_are_one_line_errors(tiny_lm_path):
-    assert_clean_error(cli("generate", str(tiny_lm_path), "--threads", "0"), "--threads must be a whole number")
+    assert_clean_error(main_here("generate", str(tiny_lm_path), "--threads", "0"), "--threads must be a whole number")
     assert_clean_error(cli("generate", str(tiny_lm_path), env_extra={hardware.THREADS_ENV: "lots"}),
                        hardware.THREADS_ENV)
-    result = cli("generate", str(tiny_lm_path), "--threads", "x")
+    result = main_here("generate", str(tiny_lm_path), "--threads", "x")
     assert result.returncode == 2 and "invalid int value" in result.stderr and "Traceback" not in result.stderr
     for command in ("train", "eval", "score", "generate", "rerank", "bench"):
-        assert "--threads" in cli(command, "--help").stdout, command
+        assert "--threads" in main_here(command, "--help").stdout, command
