@@ -93,7 +93,7 @@ async def test_train_tiny_model_to_completion(app, app_env):
         assert plots.loss  # one point per logged batch
         assert plots.floor == true_perplexity(tiny_corpus(), "valid")
         assert shown(app.query_one("#ppl-title")).strip() == f"valid ppl per epoch\nfloor {plots.floor:.2f} (valid)"
-        assert shown(app.query_one("#loss-title")).strip() == "train loss, nats/word"
+        assert shown(app.query_one("#loss-title")).strip() == "train loss\n(nats per word)"
         log = log_text(app)
         assert "finished: all epochs done after 3 epoch(s)" in log
         assert "sample (epoch 1, batch 5):" in log
@@ -206,7 +206,7 @@ async def test_train_tab_at_80x24_shows_speed_titles_and_log_lines_within_the_pa
         lines = shown(status, width=status.size.width).splitlines()
         assert lines[1] == "5,000 tokens/s · elapsed 0:06 · ETA 0:02"
         assert lines[2] == "lr 0.002 · best valid ppl 7.20"  # the best before the last epoch ended
-        for title, lines in (("#loss-title", ["train loss, nats/word"]),
+        for title, lines in (("#loss-title", ["train loss", "(nats per word)"]),
                              ("#ppl-title", ["valid ppl per epoch", "floor 6.00 (valid)"])):
             label = app.query_one(title)
             assert label.size.height == len(lines) and label.size.width >= max(map(len, lines))  # nothing wraps

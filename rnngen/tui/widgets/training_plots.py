@@ -42,7 +42,7 @@ class TrainingPlots(Container):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="chart"):
-            yield Label("train loss, nats/word", id="loss-title", classes="chart-title")
+            yield Label("train loss\n(nats per word)", id="loss-title", classes="chart-title")
             yield PlotextPlot(id="loss-plot")
         with Vertical(classes="chart"):
             yield Label(self.ppl_title(), id="ppl-title", classes="chart-title")
@@ -50,8 +50,8 @@ class TrainingPlots(Container):
 
     def ppl_title(self) -> str:
         """The perplexity chart's title, with the floor and the split it was measured on."""
-        floor = f"\nfloor {self.floor:.2f} ({self.floor_split})" if self.floor else ""
-        return f"valid ppl per epoch{floor}"
+        floor = f"floor {self.floor:.2f} ({self.floor_split})" if self.floor else ""
+        return f"valid ppl per epoch\n{floor}"  # two lines, as the loss title: both charts start level
 
     def on_mount(self) -> None:
         self.redraw()
