@@ -271,12 +271,25 @@ def read_file(path: Path, limit: int = JSON_LIMIT) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as f:
-            data = f.read(limit + 1)
+            data = _read_upto(f, limit + 1)
     except OSError as exc:
         raise CheckpointError(f"{path} cannot be read: {exc.strerror}") from None
     if len(data) > limit:
         raise CheckpointError(f"{path} is larger than the {limit:,} bytes a checkpoint file may be")
     return data
+
+
+def _read_upto(f, most: int, chunk: int = 1 << 20) -> bytes:
+    """At most `most` bytes, a chunk at a time: f.read(most) would allocate all of `most` at once
+    (512 MiB for every vocabulary read), whatever the file's size."""
+    parts, total = [], 0
+    while total < most:
+        part = f.read(min(chunk, most - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def read_text(path: Path, limit: int = JSON_LIMIT) -> str:

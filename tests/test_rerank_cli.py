@@ -104,3 +104,19 @@ def test_malformed_line_through_the_installed_command(tiny_lm_path, tmp_path):
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"rnngen: error: {bad}, line 3: expected 'id ||| hypothesis ||| features ||| total score', found 3 field(s)"]
+
+
+def test_a_huge_gap_between_ids_is_reported_as_ranges(tiny_lm_path, tmp_path, capsys):
+    import tracemalloc
+
+    path = tmp_path / "gap.moses"
+    path.write_text("0 ||| the cat . ||| f= 1 ||| -1\n100000000 ||| the dog . ||| f= 1 ||| -1\n"
+                    "5 ||| a dog . ||| f= 1 ||| -1\n")
+    tracemalloc.start()
+    code, out, err = run(capsys, str(tiny_lm_path), str(path), "--output", "best")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 0 and out == ["the cat .", "a dog .", "the dog ."]
+    assert err == ["rnngen: warning: 99,999,998 ids between 0 and 100000000 without candidates, so without an "
+                   "output line: 1-4, 6-99999999"]
+    assert peak < 50 * 2**20  # 10**8 ids as ints would take gigabytes

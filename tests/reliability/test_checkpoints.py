@@ -368,3 +368,13 @@ def test_ctrl_c_during_start_up_exits_130(root):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode in (130, 2), stderr  # 2 when it was quick enough to say "no such model" first
     assert "Traceback" not in stderr
+
+
+def test_reading_a_model_allocates_what_its_files_hold_not_the_size_limits(model):
+    import tracemalloc
+
+    tracemalloc.start()
+    checkpoint.read(model)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2**20  # read(limit + 1) allocated the 512 MiB vocabulary limit on every read
