@@ -128,6 +128,25 @@ def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int
     return sentence_batches(sentences, bos, eos, batch_size, bptt, rng)
 
 
+# Time steps per evaluation chunk in stream mode. Evaluation carries the state across chunks and has
+# no gradient to truncate, so longer chunks give the same numbers with fewer, larger products.
+EVAL_CHUNK = 350
+EVAL_BATCH = 64  # sentences per evaluation batch in sentence mode (any size gives the same numbers)
+
+
+def evaluation_batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int) -> Iterator[Batch]:
+    """The one layout that held-out text is scored in, by the trainer and by `LanguageModel.evaluate`.
+
+    In stream mode the numbers depend on how the text is cut into `batch_size` columns (each column
+    starts from a zero state), so both use the training batch size and the model's recorded best
+    validation perplexity is what `rnngen eval` prints for the same split. Sentences are scored
+    independently, so there the batch size only sets the speed.
+    """
+    if mode == "stream":
+        return stream_batches(sentences, bos, eos, batch_size, max(bptt, EVAL_CHUNK))
+    return sentence_batches(sentences, bos, eos, EVAL_BATCH, 10_000)
+
+
 def count_batches(mode: str, sentences, batch_size: int, bptt: int, offset: int = 0) -> int:
     if mode == "stream":
         return count_stream_batches(sentences, batch_size, bptt, offset)

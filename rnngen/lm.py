@@ -17,7 +17,7 @@ from rnngen import checkpoint
 from rnngen import cache as continuous_cache
 from rnngen.cache import CacheSettings
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
-from rnngen.data import batches
+from rnngen.data import evaluation_batches
 from rnngen.errors import CheckpointError, ConfigError, InputError
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
@@ -180,9 +180,9 @@ class LanguageModel:
     def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = 4096) -> list[SentenceScore]:
         return score_tokens(self.module, self.vocab, tokenized, None, max_tokens)
 
-    def evaluate(self, sentences: Sequence[Sequence[str]], batch_size: int = 64,
-                 cache: CacheSettings | None = None) -> Evaluation:
-        """Perplexity over tokenized sentences, in the layout the model was trained with.
+    def evaluate(self, sentences: Sequence[Sequence[str]], cache: CacheSettings | None = None) -> Evaluation:
+        """Perplexity over tokenized sentences, in the layout the model was trained with and the trainer
+        validated in (`data.evaluation_batches`): the recorded best validation perplexity is reproduced.
 
         With a `cache` the text is read as one running document and the model
         is mixed with a cache of its recent states (`rnngen.cache`).
@@ -195,9 +195,9 @@ class LanguageModel:
             cache = cache.validate()
             nll, count = continuous_cache.nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
         else:
-            bptt = max(self.train_config.bptt, 2) if mode == "stream" else 10_000
-            nll, count = evaluate_ids(self.module, batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
-                                                           batch_size if mode == "sentences" else 10, bptt))
+            cfg = self.train_config
+            nll, count = evaluate_ids(self.module, evaluation_batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
+                                                                      cfg.batch_size, cfg.bptt))
         oov = sum(i == self.vocab.unk_id for s in ids for i in s)
         return Evaluation(count, oov, len(ids), nll)
 

@@ -20,7 +20,7 @@ import torch
 
 from rnngen.config import ModelConfig, TrainConfig, to_dict
 from rnngen.corpus.base import Corpus
-from rnngen.data import Batch, batches, count_batches
+from rnngen.data import Batch, batches, count_batches, evaluation_batches
 from rnngen import hardware
 from rnngen.checkpoint import is_record
 from rnngen.errors import CheckpointError, ConfigError, CorpusError
@@ -34,15 +34,11 @@ from rnngen.lock import ModelLock
 from rnngen.vocab import Vocabulary
 
 
-# Time steps per validation chunk in stream mode (see `Trainer._end_epoch`).
-EVAL_CHUNK = 350
-
-
 def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay or 0.01)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay)  # 0 means none, as it says
     return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
 
 
@@ -310,11 +306,8 @@ class Trainer:
 
     def _end_epoch(self, train_loss: float, start: float) -> Iterator[Event]:
         cfg, vocab = self.config, self.lm.vocab
-        # Evaluation carries the state across chunks and has no gradient to truncate, so longer chunks give
-        # the same numbers with fewer, larger products (validation counts against a --max-minutes budget).
-        bptt = max(cfg.bptt, EVAL_CHUNK) if cfg.mode == "stream" else 10_000
-        nll, count = evaluate_ids(self.evaluated, batches(cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id,
-                                                          cfg.batch_size, bptt))
+        nll, count = evaluate_ids(self.evaluated, evaluation_batches(cfg.mode, self.valid_ids, vocab.bos_id,
+                                                                     vocab.eos_id, cfg.batch_size, cfg.bptt))
         valid_loss = nll / max(count, 1)
         ppl = math.exp(min(valid_loss, 700))
         improved = valid_loss < math.log(self.best) if math.isfinite(self.best) else True

@@ -79,12 +79,15 @@ def test_fixed_seed_reproduces_training_and_generation(tmp_path):
     assert other != words_a
 
 
-def test_stream_mode_trains_and_evaluates(tmp_path):
+@pytest.mark.parametrize("mode", ["stream", "sentences"])
+def test_evaluate_reproduces_the_recorded_best_validation_perplexity(tmp_path, mode):
     corpus = tiny_corpus()
-    tc = TrainConfig(epochs=3, batch_size=4, bptt=10, sample_every=0, seed=3, mode="stream", patience=0)
+    tc = TrainConfig(epochs=3, batch_size=4, bptt=10, sample_every=0, seed=3, mode=mode, patience=0)
     events = run(corpus, tmp_path / "s", tc=tc)
     lm = LanguageModel.load(tmp_path / "s")
-    assert lm.train_config.mode == "stream"
+    assert lm.train_config.mode == mode
+    # one layout decides both (data.evaluation_batches): the trainer's figure is what `rnngen eval` prints
+    assert lm.evaluate(corpus.valid).perplexity == pytest.approx(lm.history["best_valid_ppl"], rel=1e-6)
     assert lm.evaluate(corpus.valid).perplexity < unigram_perplexity(corpus, lm.vocab)
     assert isinstance(events[-1], Finished)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rnngen import checkpoint
+from rnngen.config import TrainConfig
 from rnngen.data import IGNORE, length_buckets, pad_sentences, sentence_batches, stream_batches
 from rnngen.errors import CheckpointError
 from rnngen.generate import SamplingSettings, filtered_distribution
@@ -151,3 +152,13 @@ def test_checkpoint_save_is_atomic(tiny_lm, tmp_path, monkeypatch):
     assert (folder / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
     assert checkpoint.read(folder).config["format_version"] == checkpoint.FORMAT_VERSION
+
+
+def test_weight_decay_is_what_the_config_says_for_every_optimiser():
+    from rnngen.train import make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    for name in ("sgd", "adam", "adamw"):
+        for decay in (0.0, 0.05):
+            optimizer = make_optimizer(params, TrainConfig(optimizer=name, weight_decay=decay), 0.1)
+            assert optimizer.param_groups[0]["weight_decay"] == decay, (name, decay)

@@ -311,7 +311,7 @@ def test_logits_in_vocabulary_blocks_equal_one_product_bit_for_bit(bias):
 
 def test_stream_validation_in_long_chunks_equals_bptt_chunks():
     """The trainer validates stream mode in EVAL_CHUNK steps: the carried state makes it the same sum."""
-    from rnngen.train import EVAL_CHUNK
+    from rnngen.data import EVAL_CHUNK
 
     model = _model(vocab=40)
     g = torch.Generator().manual_seed(4)
