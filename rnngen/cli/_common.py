@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
+from rnngen.display import fmt_ppl  # noqa: F401  (re-exported for the commands)
+
 # stdout carries data (pipe it); stderr carries progress and messages.
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -82,12 +84,6 @@ def load_model(name: str):
     from rnngen.lm import LanguageModel
 
     return LanguageModel.load(name)
-
-
-def fmt_ppl(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.2f}" if value < 1e6 else f"{value:.3g}"
 
 
 def emit(line: str) -> None:

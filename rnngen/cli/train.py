@@ -8,6 +8,7 @@ import threading
 
 from rnngen.cli._common import add_threads_flag, add_config_flags, err, fmt_ppl, picked
 from rnngen.cli._display import safe
+from rnngen.display import clock
 
 
 def register(sub) -> None:
@@ -92,7 +93,7 @@ def _render(events, quiet: bool) -> int:
 
                 progress.update(task, completed=ev.batch, total=ev.batches, epoch=ev.epoch, loss=ev.loss,
                                 ppl=fmt_ppl(math.exp(min(ev.loss, 50))), tps=f"{ev.tokens_per_s:,.0f}", lr=ev.lr,
-                                eta=_duration(ev.eta_s))
+                                eta=clock(ev.eta_s))
             elif isinstance(ev, Sample) and not quiet:
                 progress.console.print(f"[dim]  sample: {safe(ev.text)}[/]")
             elif isinstance(ev, EpochDone):
@@ -104,13 +105,6 @@ def _render(events, quiet: bool) -> int:
             elif isinstance(ev, Checkpointed):
                 pass
             elif isinstance(ev, Finished):
-                err.print(f"done ({ev.reason}) after {ev.epochs_run} epoch(s) in {_duration(ev.elapsed_s)}: "
+                err.print(f"done ({ev.reason}) after {ev.epochs_run} epoch(s) in {clock(ev.elapsed_s)}: "
                           f"best validation perplexity {fmt_ppl(ev.best_valid_ppl)}, saved in {ev.path}")
     return 0
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

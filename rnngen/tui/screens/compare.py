@@ -13,8 +13,7 @@ from textual.widgets import DataTable, Label
 from textual_plotext import PlotextPlot
 
 from rnngen import catalog
-from rnngen.cli._common import fmt_ppl
-from rnngen.cli._display import visible
+from rnngen.display import fmt_ppl, visible
 from rnngen.errors import RnngenError
 
 DIFFERS = "≠"

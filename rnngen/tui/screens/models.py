@@ -15,8 +15,7 @@ from textual.validation import Function
 from textual.widgets import DataTable, Static
 
 from rnngen import checkpoint
-from rnngen.cli._common import fmt_ppl  # the CLI's format: numbers read the same in both faces
-from rnngen.cli._display import visible
+from rnngen.display import fmt_ppl, visible
 from rnngen.errors import RnngenError
 
 # (key, header) per column; below WIDE_AT columns the table drops params (the detail shows them) and

@@ -30,6 +30,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, TextArea
 from textual.worker import get_current_worker
 
+from rnngen.display import fmt_ppl
 from rnngen.errors import RnngenError
 from rnngen.inspect import WordDetail, word_details
 from rnngen.score import SentenceScore, check_scorable
@@ -51,12 +52,6 @@ class SentenceScored(Message):
     score: SentenceScore | None
     details: list[WordDetail] = field(default_factory=list)
     error: str = ""
-
-
-def fmt_ppl(value: float) -> str:
-    from rnngen.cli._common import fmt_ppl as cli_fmt_ppl  # the CLI's own format: numbers read the same
-
-    return cli_fmt_ppl(value)
 
 
 class Hint(Static):

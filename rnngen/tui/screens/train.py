@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, RichLog, Select, 
 
 from rnngen import events
 from rnngen.config import PRESET_HELP, PRESETS, preset
+from rnngen.display import clock
 from rnngen.errors import RnngenError
 from rnngen.tui.messages import describe_error, EntropyFloorComputed, TrainingEnded, TrainingEvent
 from rnngen.tui.widgets.config_form import ConfigForm
@@ -48,13 +49,6 @@ def yield_to_the_ui() -> float:
     old = sys.getswitchinterval()
     sys.setswitchinterval(0.001)
     return old
-
-
-def clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def valid_name(value: str) -> str | None:
