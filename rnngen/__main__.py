@@ -1,5 +1,5 @@
 """`python -m rnngen` is the same as the `rnngen` command."""
 
-from rnngen.cli import main
+from rnngen.entry import main
 
 raise SystemExit(main())

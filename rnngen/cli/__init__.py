@@ -52,8 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    if not argv:
-        return _open_tui()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
@@ -84,14 +82,3 @@ def _interrupted() -> int:
     except Exception:  # stderr closed or broken: the exit code still says it
         pass
     return 130
-
-
-def _open_tui() -> int:
-    try:
-        from rnngen.tui.app import run_app
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("rnngen.tui"):
-            build_parser().print_help()
-            return 0
-        raise
-    return run_app()
