@@ -75,11 +75,4 @@ class Finished:
     elapsed_s: float
 
 
-@dataclass(frozen=True)
-class Failed:
-    """Training raised; front ends that run it in a worker report this instead of crashing."""
-
-    message: str
-
-
-Event = Started | BatchDone | EpochDone | Sample | Checkpointed | Finished | Failed
+Event = Started | BatchDone | EpochDone | Sample | Checkpointed | Finished

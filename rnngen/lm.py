@@ -228,18 +228,3 @@ class LanguageModel:
         settings.validate()
         tokens = self.tokenize(prompt) if prompt else []
         return generate_many(self.module, self.vocab, tokens, settings, count, alternatives)
-
-    def describe(self) -> dict[str, Any]:
-        """The facts `rnngen models` and the Models screen show."""
-        c = self.model_config
-        return {
-            "name": self.name,
-            "type": c.rnn_type,
-            "layers": c.layers,
-            "emb": c.emb,
-            "hidden": c.hidden,
-            "vocab": len(self.vocab),
-            "parameters": self.module.num_parameters(),
-            "corpus": self.corpus.get("name", ""),
-            "best_valid_ppl": self.history.get("best_valid_ppl"),
-        }

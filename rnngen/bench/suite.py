@@ -225,12 +225,6 @@ def training_throughput(corpus: Corpus, spec: dict, device: torch.device, second
             "rounds": rounds}
 
 
-def budget_run(corpus: Corpus, spec: dict, device: torch.device, minutes: float, eval_limit: int = 0,
-               amp: bool = False, progress: Progress | None = None, cache_size: int = 0) -> dict:
-    """Train `spec` alone for `minutes` of wall-clock time (epoch-end validation included), then evaluate."""
-    return budget_runs(corpus, [spec], device, minutes, eval_limit, amp, progress, cache_size)[spec["name"]]
-
-
 def budget_runs(corpus: Corpus, specs: Sequence[dict], device: torch.device, minutes: float, eval_limit: int = 0,
                 amp: bool = False, progress: Progress | None = None, cache_size: int = 0,
                 turn_seconds: float = 0.0) -> dict[str, dict]:

@@ -14,9 +14,10 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from rnngen.errors import RnngenError
 from rnngen.lm import LanguageModel
 from rnngen.tui.commands import RnngenCommands
 from rnngen.tui.messages import ModelLoaded, ModelLoadFailed, describe_error
@@ -31,14 +32,28 @@ def _css_paths() -> list[Path]:
     return [STYLES / "app.tcss"] + sorted(p for p in STYLES.glob("*.tcss") if p.name != "app.tcss")
 
 
-def _pane(module: str, cls: str) -> Any:
-    """A pane from another module, or a placeholder while that module is not written yet."""
-    import importlib
+def error_log() -> Path:
+    """Where the app writes the tracebacks of bugs: $RNNGEN_ERROR_LOG, else the XDG state folder."""
+    if os.environ.get("RNNGEN_ERROR_LOG"):
+        return Path(os.environ["RNNGEN_ERROR_LOG"])
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "rnngen" / "errors.log"
 
+
+def log_bug(error: BaseException | None) -> Path | None:
+    """Append `error`'s traceback to the error log (a bug must be reportable); its path, or None if unwritable."""
+    import datetime
+    import traceback
+
+    path = error_log()
     try:
-        return getattr(importlib.import_module(module), cls)()
-    except (ImportError, AttributeError):
-        return Static(f"{cls} is not available in this build.", classes="placeholder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n")
+            f.write("".join(traceback.format_exception(error)) if error is not None else "no exception\n")
+    except OSError:
+        return None
+    return path
 
 
 def terminal_is_light() -> bool:
@@ -89,7 +104,9 @@ class RnngenApp(App):
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
         from rnngen.tui.screens.corpus import CorpusPane
+        from rnngen.tui.screens.generate import GeneratePane
         from rnngen.tui.screens.models import ModelsPane
+        from rnngen.tui.screens.score import ScorePane
         from rnngen.tui.screens.train import TrainPane
 
         yield StatusBar()
@@ -99,9 +116,9 @@ class RnngenApp(App):
             with TabPane("2 Train", id="train"):
                 yield TrainPane()
             with TabPane("3 Score", id="score"):
-                yield _pane("rnngen.tui.screens.score", "ScorePane")
+                yield ScorePane()
             with TabPane("4 Generate", id="generate"):
-                yield _pane("rnngen.tui.screens.generate", "GeneratePane")
+                yield GeneratePane()
             with TabPane("5 Models", id="models"):
                 yield ModelsPane()
         yield Footer()
@@ -152,10 +169,6 @@ class RnngenApp(App):
     def builtin_corpora() -> list[str]:
         from rnngen.corpus import BUILTIN
 
-        try:  # the built-in corpora register themselves on import
-            import rnngen.corpus.builtin  # noqa: F401
-        except ImportError:
-            pass
         return sorted(BUILTIN)
 
     @staticmethod
@@ -230,6 +243,8 @@ class RnngenApp(App):
             lm = LanguageModel.load(path)
         except Exception as exc:  # a corrupt checkpoint is a notification, not a crash
             self.post_message(ModelLoadFailed(Path(path).name, describe_error(exc)))
+            if not isinstance(exc, RnngenError):
+                raise  # a bug: logged with its traceback by on_worker_state_changed
             return
         self.post_message(ModelLoaded(lm))
 
@@ -246,7 +261,9 @@ class RnngenApp(App):
         """A worker died of a bug, not a user error: tell the user, keep the app alive."""
         if event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title="Unexpected error", severity="error", timeout=10)
+            where = log_bug(error)
+            self.notify(f"{type(error).__name__}: {error}" + (f" (traceback in {where})" if where else ""),
+                        title="Unexpected error", severity="error", timeout=10)
 
 
 def make_app(checkpoints: Path | None = None, corpora: Path | None = None, **kw: Any) -> RnngenApp:

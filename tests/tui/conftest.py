@@ -39,6 +39,7 @@ def app_env(tmp_path, snapshot_root, tiny_builtin, monkeypatch):
 
     root = tmp_path / "env"
     shutil.copytree(snapshot_root, root)
+    monkeypatch.setenv("RNNGEN_ERROR_LOG", str(tmp_path / "errors.log"))  # never the user's own log
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input, TabbedContent
 
 from rnngen.lm import LanguageModel
-from rnngen.tui.app import RnngenApp
+from rnngen.tui.app import RnngenApp, error_log
 from rnngen.tui.commands import RnngenCommands, app_commands
 from rnngen.tui.screens.help import HelpScreen, help_text, key_rows
 from rnngen.tui.widgets.status_bar import StatusBar
@@ -130,7 +130,7 @@ async def test_unexpected_worker_error_is_a_notification_not_a_crash(app):
         app.run_worker(boom, thread=True, exit_on_error=False)
         await wait_for(pilot, lambda: any("kaput" in n for n in notifications(app)))
         assert app.is_running
-        assert "Unexpected error: ValueError: kaput" in notifications(app)
+        assert notifications(app) == [f"Unexpected error: ValueError: kaput (traceback in {error_log()})"]
 
 
 # Each tab's own keys, and a text field in it to leave with escape.
@@ -223,3 +223,33 @@ async def test_a_long_question_wraps_inside_its_dialog(app):
         label = app.screen.query_one("#question")
         assert label.size.height >= 2
         assert " ".join(shown(label, width=label.size.width).split()) == question
+
+
+async def test_a_bug_in_a_worker_is_notified_and_its_traceback_logged(app, monkeypatch, tmp_path):
+    log = tmp_path / "errors.log"
+    monkeypatch.setenv("RNNGEN_ERROR_LOG", str(log))
+
+    def broken(path):
+        raise TypeError("a bug in loading")
+
+    monkeypatch.setattr(LanguageModel, "load", staticmethod(broken))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        app.load_model("checkpoints/tiny")
+        await wait_for(pilot, lambda: any("Unexpected error" in n for n in notifications(app)))
+        assert any(n.startswith("Cannot load tiny: TypeError: a bug in loading") for n in notifications(app))
+        assert f"(traceback in {log})" in " ".join(notifications(app))
+        text = log.read_text()
+        assert "Traceback (most recent call last)" in text and "TypeError: a bug in loading" in text
+        assert app.is_running  # the app lives on
+
+
+async def test_a_user_error_in_a_worker_is_one_notification_and_no_log(app, monkeypatch, tmp_path):
+    log = tmp_path / "errors.log"
+    monkeypatch.setenv("RNNGEN_ERROR_LOG", str(log))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        app.load_model("checkpoints/broken")
+        await wait_for(pilot, lambda: any("Cannot load broken" in n for n in notifications(app)))
+        await pilot.pause(0.2)
+        assert not any("Unexpected error" in n for n in notifications(app)) and not log.exists()

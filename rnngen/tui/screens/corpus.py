@@ -14,6 +14,7 @@ from textual.validation import Function
 from textual.widgets import Checkbox, DirectoryTree, Input, Label, OptionList, ProgressBar
 from textual.widgets.option_list import Option
 
+from rnngen.errors import RnngenError
 from rnngen.tui.messages import describe_error
 from rnngen.tui.messages import CorpusFailed, CorpusLoaded, DownloadFinished, DownloadProgressed
 from rnngen.tui.widgets.corpus_stats import CorpusStats, compute_stats
@@ -196,6 +197,8 @@ class CorpusPane(Horizontal):
             stats = compute_stats(corpus, vocab_size)
         except Exception as exc:  # shown, never fatal: a bad file must not end the session
             self.post_message(CorpusFailed(spec, describe_error(exc)))
+            if not isinstance(exc, RnngenError):
+                raise  # a bug: the app logs its traceback (RnngenApp.on_worker_state_changed)
             return
         self.post_message(CorpusLoaded(spec, corpus, stats))
 
@@ -232,6 +235,8 @@ class CorpusPane(Horizontal):
             registry.download(name, progress=progress)
         except Exception as exc:
             self.post_message(DownloadFinished(name, describe_error(exc)))
+            if not isinstance(exc, RnngenError):
+                raise  # a bug: the app logs its traceback
             return
         self.post_message(DownloadFinished(name))
 

@@ -238,8 +238,10 @@ class TrainPane(Horizontal):
         from rnngen.lm import LanguageModel
         from rnngen.train import train
 
+        import torch
+
         saved: Path | None = None
-        switch_interval = yield_to_the_ui()
+        switch_interval, threads = yield_to_the_ui(), torch.get_num_threads()
         try:
             set_threads()  # $RNNGEN_THREADS, else all cores but one (so the UI thread keeps one), as the CLI
             if corpus is None:
@@ -262,13 +264,16 @@ class TrainPane(Horizontal):
             if saved is not None:
                 try:
                     lm = LanguageModel.load(saved)
-                except Exception:
+                except RnngenError:
                     lm = None
             self.post_message(TrainingEnded(lm, error=message))
+            if not isinstance(exc, RnngenError):
+                raise  # a bug: the app logs its traceback (RnngenApp.on_worker_state_changed)
         finally:
             import sys
 
             sys.setswitchinterval(switch_interval)
+            torch.set_num_threads(threads)  # the process's setting, as it was before this run
 
     # -- events from the worker -------------------------------------------------------------
     @on(EntropyFloorComputed)
