@@ -23,7 +23,7 @@ import torch
 
 from rnngen.data import IGNORE, stream_tensor
 from rnngen.errors import ConfigError
-from rnngen.model import RNNModel
+from rnngen.model import RNNModel, in_eval_mode
 
 # Positions scored per block: the (block x history) score matrix stays a few MB.
 BLOCK = 512
@@ -74,6 +74,7 @@ class RunningText:
         return self.targets != IGNORE
 
 
+@in_eval_mode
 @torch.inference_mode()
 def running_text(model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, eos: int, size: int,
                  thetas: Sequence[float] = THETAS, fresh_sentences: bool = False) -> RunningText:
@@ -82,7 +83,6 @@ def running_text(model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, 
     `fresh_sentences` restarts the state at every sentence, as a model trained
     in `sentences` mode expects; the cache still spans sentences.
     """
-    model.eval()
     device = next(model.parameters()).device
     data = stream_tensor(sentences, bos, eos)
     inputs, targets = data[:-1], data[1:].clone()

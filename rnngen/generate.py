@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from rnngen.model import RNNModel
+from rnngen.model import RNNModel, evaluating
 from rnngen.vocab import EOS, Vocabulary
 
 
@@ -92,7 +92,6 @@ class Generation:
             self.generator.manual_seed(settings.seed)
         else:
             self.generator.seed()
-        model.eval()
         self._hidden = None
         self._probs = self._feed([vocab.bos_id, *vocab.encode(prompt)])
         self.prompt = list(prompt)
@@ -101,7 +100,8 @@ class Generation:
     def _feed(self, ids: list[int]) -> torch.Tensor:
         device = next(self.model.parameters()).device
         x = torch.tensor([ids], dtype=torch.long, device=device)
-        logits, self._hidden = self.model(x, self._hidden)
+        with evaluating(self.model):
+            logits, self._hidden = self.model(x, self._hidden)
         return torch.softmax(logits[0, -1].float(), dim=-1).cpu()
 
     @property

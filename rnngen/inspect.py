@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import torch
 
+from rnngen.model import in_eval_mode
 from rnngen.vocab import EOS
 
 if TYPE_CHECKING:
@@ -39,11 +40,11 @@ class WordDetail:
         return math.exp(self.logprob)
 
 
+@in_eval_mode
 @torch.inference_mode()
 def position_logprobs(lm: "LanguageModel", tokens: Sequence[str]) -> torch.Tensor:
     """log P(. | <s> w1..wi) for i = 0..n: a (n + 1, vocabulary) tensor from one forward pass."""
     module, vocab = lm.module, lm.vocab
-    module.eval()
     device = next(module.parameters()).device
     ids = torch.tensor([[vocab.bos_id, *vocab.encode(tokens)]], dtype=torch.long, device=device)
     logits, _ = module(ids)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -10,6 +14,30 @@ from rnngen.adaptive import TiedAdaptiveSoftmax
 from rnngen.config import ModelConfig
 from rnngen.data import IGNORE
 from rnngen.loss import linear_cross_entropy, linear_target_logprobs, picked_logprobs
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """`module` in eval mode (no dropout) for the block, then back in the caller's mode: a trainer that
+    samples or validates mid-epoch goes on training with dropout, without having to remember to."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+F_ = TypeVar("F_", bound=Callable[..., Any])
+
+
+def in_eval_mode(fn: F_) -> F_:
+    """Run `fn` with its first argument (a module, or an object holding one as `.module`) `evaluating`."""
+    @functools.wraps(fn)
+    def wrapper(first: Any, *args: Any, **kwargs: Any) -> Any:
+        with evaluating(first if isinstance(first, nn.Module) else first.module):
+            return fn(first, *args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 # Inference on at most this many time steps runs the layers cell by cell (see `_cell_steps`).
 CELL_STEPS_MAX = 4

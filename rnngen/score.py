@@ -17,7 +17,7 @@ import torch
 
 from rnngen.data import IGNORE, pad_sentences
 from rnngen.errors import InputError
-from rnngen.model import RNNModel
+from rnngen.model import RNNModel, in_eval_mode
 from rnngen.vocab import EOS, Vocabulary
 
 LN10 = math.log(10.0)
@@ -117,6 +117,7 @@ def check_scorable(tokens: Sequence[str], vocab: Vocabulary, text: str, where: s
         raise InputError(f"{where} has only words the model does not know: {text.strip()[:60]!r}")
 
 
+@in_eval_mode
 @torch.inference_mode()
 def token_logprobs(
     model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, eos: int,
@@ -129,7 +130,6 @@ def token_logprobs(
     sentence's value instead of its own softmax (`shared_prefixes`), and a
     repeated sentence is not run at all. Padding never reaches the softmax.
     """
-    model.eval()
     device = device or next(model.parameters()).device
     lex, shared = shared_prefixes(sentences)
     out: list[list[float]] = [[0.0] * (len(s) + 1) for s in sentences]
@@ -196,10 +196,10 @@ def score_tokens(
     return results
 
 
+@in_eval_mode
 @torch.inference_mode()
 def evaluate_ids(model: RNNModel, batches) -> tuple[float, int]:
     """Summed negative log-likelihood and token count over batches (train layouts)."""
-    model.eval()
     device = next(model.parameters()).device
     total, count, hidden = 0.0, 0, None
     for batch in batches:

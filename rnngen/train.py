@@ -231,8 +231,7 @@ class Trainer:
                 yield BatchDone(self.epoch, n, per_epoch, total_loss / max(total_tokens, 1), self.lr, tps,
                                 now - start, self._eta(n, per_epoch, now, start, deadline, first_epoch))
             if cfg.sample_every and n % cfg.sample_every == 0:
-                yield Sample(self.epoch, n, self.sample_text())
-                module.train()
+                yield Sample(self.epoch, n, self.sample_text())  # sampling leaves the module training
             if self.stop.is_set() or now >= deadline:
                 break
         total_loss = self._checked(loss_sum)

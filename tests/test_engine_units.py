@@ -162,3 +162,30 @@ def test_weight_decay_is_what_the_config_says_for_every_optimiser():
         for decay in (0.0, 0.05):
             optimizer = make_optimizer(params, TrainConfig(optimizer=name, weight_decay=decay), 0.1)
             assert optimizer.param_groups[0]["weight_decay"] == decay, (name, decay)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_scoring_generating_and_inspecting_leave_the_callers_mode(tiny_lm, training):
+    from rnngen import cache
+    from rnngen.data import batches
+    from rnngen.generate import generate
+    from rnngen.inspect import position_logprobs
+    from rnngen.score import evaluate_ids, token_logprobs
+
+    module, vocab = tiny_lm.module, tiny_lm.vocab
+    ids = [vocab.encode(["the", "cat"]), vocab.encode(["a", "dog", "sat"])]
+    uses = {
+        "token_logprobs": lambda: token_logprobs(module, ids, vocab.bos_id, vocab.eos_id),
+        "evaluate_ids": lambda: evaluate_ids(module, batches("sentences", ids, vocab.bos_id, vocab.eos_id, 2, 10)),
+        "running_text": lambda: cache.running_text(module, ids, vocab.bos_id, vocab.eos_id, 4),
+        "position_logprobs": lambda: position_logprobs(tiny_lm, ["the", "cat"]),
+        "generate": lambda: list(generate(module, vocab, (), SamplingSettings(seed=1, max_words=5))),
+    }
+    try:
+        for name, use in uses.items():
+            module.train(training)
+            use()
+            assert module.training is training, name
+            assert all(m.training is training for m in module.modules()), name
+    finally:
+        module.eval()
