@@ -164,7 +164,7 @@ def check_replaceable(folder: Path, run: str | None, replace: bool = False) -> N
     existing = _peek_config(folder).get("run")
     if existing != run:
         raise CheckpointError(f"a model named {folder.name!r} already exists at {folder}: resume it, or replace it "
-                              "explicitly (`--resume` or `--force`)")
+                              "explicitly ({resume} or {force})", options=("resume", "force"))
 
 
 def _write_folder(tmp: Path, module, data: CheckpointData, trainer_state: dict | None) -> None:

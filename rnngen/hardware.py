@@ -47,7 +47,9 @@ def _probe_onednn_bf16_rnn() -> bool:
     state = (torch.zeros(1, 1, 8), torch.zeros(1, 1, 8))
     try:
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            torch.lstm(x, state, weights, True, 1, 0.0, True, False, True)
+            # the positional flags of torch.lstm, the op nn.LSTM calls
+            has_biases, num_layers, dropout, train, bidirectional, batch_first = True, 1, 0.0, True, False, True
+            torch.lstm(x, state, weights, has_biases, num_layers, dropout, train, bidirectional, batch_first)
     except RuntimeError:
         return False
     return True

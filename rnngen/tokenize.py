@@ -53,7 +53,7 @@ def _nltk(call, text: str):
     except TimeoutError:
         raise InputError(f"NLTK's tokenizer timed out on a passage of {len(text):,} characters starting "
                          f"{text[:40]!r}; split it into sentences, or give the corpus pre-tokenized "
-                         "(--tokenized)") from None
+                         "({tokenized})", options=("tokenized",)) from None
 
 
 @dataclass(frozen=True)

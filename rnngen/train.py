@@ -73,13 +73,11 @@ def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: 
         if tokens < config.batch_size * (config.bptt + 1):
             raise CorpusError(
                 f"the training split has {tokens} tokens, too few for batch size {config.batch_size} x bptt "
-                f"{config.bptt}; use a smaller --batch-size or --bptt"
-            )
+                f"{config.bptt}; use a smaller {{batch_size}} or {{bptt}}", options=("batch_size", "bptt"))
     elif len(train_ids) < config.batch_size:
         raise CorpusError(
             f"the training split has {len(train_ids)} sentences, fewer than the batch size {config.batch_size}; "
-            "use a smaller --batch-size"
-        )
+            "use a smaller {batch_size}", options=("batch_size",))
 
 
 class Trainer:
@@ -294,7 +292,8 @@ class Trainer:
     def _checked(loss_sum: torch.Tensor) -> float:
         value = float(loss_sum)
         if not math.isfinite(value):
-            raise ConfigError("training diverged (the loss is not finite); try a lower --lr or a smaller --clip")
+            raise ConfigError("training diverged (the loss is not finite); try a lower {lr} or a smaller {clip}",
+                              options=("lr", "clip"))
         return value
 
     def _eta(self, n: int, per_epoch: int, now: float, start: float, deadline: float, first_epoch: int) -> float:

@@ -189,3 +189,13 @@ def test_scoring_generating_and_inspecting_leave_the_callers_mode(tiny_lm, train
             assert all(m.training is training for m in module.modules()), name
     finally:
         module.eval()
+
+
+def test_an_engine_error_names_options_and_each_face_words_them():
+    from rnngen.cli import flag
+    from rnngen.errors import CorpusError, ExitCode
+
+    exc = CorpusError("use a smaller {batch_size} or {bptt} for {file}", options=("batch_size", "bptt"))
+    assert str(exc) == "use a smaller batch size or bptt for {file}"  # the Train form's words; {file} is not an option
+    assert exc.worded(flag) == "use a smaller --batch-size or --bptt for {file}"
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 130]

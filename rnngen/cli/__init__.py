@@ -57,7 +57,7 @@ def _main(argv: list[str]) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    from rnngen.errors import RnngenError
+    from rnngen.errors import ExitCode, RnngenError
 
     try:
         if hasattr(args, "threads"):
@@ -66,10 +66,15 @@ def _main(argv: list[str]) -> int:
             set_threads(args.threads)
         return int(args.run(args) or 0)
     except RnngenError as exc:
-        print(f"rnngen: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"rnngen: error: {exc.worded(flag)}", file=sys.stderr)
+        return ExitCode.USER_ERROR
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
+
+
+def flag(option: str) -> str:
+    """An engine option as this face spells it: batch_size -> `--batch-size`."""
+    return "--" + option.replace("_", "-")
 
 
 def _interrupted() -> int:
@@ -81,4 +86,6 @@ def _interrupted() -> int:
         print("rnngen: interrupted", file=sys.stderr)
     except Exception:  # stderr closed or broken: the exit code still says it
         pass
-    return 130
+    from rnngen.errors import ExitCode
+
+    return ExitCode.INTERRUPTED
