@@ -28,8 +28,10 @@ def corpora_root() -> Path:
     return Path(os.environ.get("RNNGEN_CORPORA", "corpora"))
 
 
-def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool = False) -> Corpus:
-    """A corpus from a path, a built-in name, or the name of a downloaded corpus."""
+def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool = False,
+                root: Path | None = None) -> Corpus:
+    """A corpus from a path, a built-in name, or the name of a corpus downloaded into `root`
+    (default `corpora_root()`)."""
     path = Path(spec)
     if path.exists():
         return load_local(path, tokenized, lowercase)
@@ -38,7 +40,7 @@ def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool
         return BUILTIN[name](lowercase=lowercase)
     from rnngen.corpus.registry import folder_name, load_downloaded, lookup
 
-    downloaded = corpora_root() / folder_name(name)
+    downloaded = (root or corpora_root()) / folder_name(name)
     if downloaded.exists():
         return load_downloaded(name, downloaded, tokenized, lowercase)
     if lookup(name) is not None:

@@ -88,10 +88,13 @@ class RnngenApp(App):
     def __init__(self, checkpoints: Path | None = None, corpora: Path | None = None,
                  browse_root: Path | None = None, theme: str | None = None) -> None:
         super().__init__()
-        if checkpoints is not None:
-            os.environ["RNNGEN_CHECKPOINTS"] = str(checkpoints)
-        if corpora is not None:
-            os.environ["RNNGEN_CORPORA"] = str(corpora)
+        from rnngen.checkpoint import default_root
+        from rnngen.corpus import corpora_root
+
+        # the folders this app reads and writes, passed to the engine explicitly (the process's
+        # environment is not the app's to change)
+        self.checkpoints: Path = checkpoints if checkpoints is not None else default_root()
+        self.corpora: Path = corpora if corpora is not None else corpora_root()
         self.browse_root = browse_root or Path.cwd()
         self.corpus: Any = None  # the last loaded rnngen.corpus.Corpus
         self.corpus_options: dict[str, Any] = {}
@@ -171,19 +174,15 @@ class RnngenApp(App):
 
         return sorted(BUILTIN)
 
-    @staticmethod
-    def downloaded_corpora() -> list[str]:
-        from rnngen.corpus import corpora_root
-
+    def downloaded_corpora(self) -> list[str]:
         from rnngen.corpus.registry import downloaded
 
-        return [name for name, _, _ in downloaded(corpora_root())]
+        return [name for name, _, _ in downloaded(self.corpora)]
 
-    @staticmethod
-    def checkpoint_rows() -> list[dict[str, Any]]:
+    def checkpoint_rows(self) -> list[dict[str, Any]]:
         from rnngen.catalog import model_rows
 
-        return model_rows()
+        return model_rows(self.checkpoints)
 
     # -- actions -------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
@@ -267,7 +266,7 @@ class RnngenApp(App):
 
 
 def make_app(checkpoints: Path | None = None, corpora: Path | None = None, **kw: Any) -> RnngenApp:
-    """The app for the CLI and tests; `checkpoints`/`corpora` override $RNNGEN_CHECKPOINTS/$RNNGEN_CORPORA."""
+    """The app; `checkpoints`/`corpora` are its folders (default: $RNNGEN_CHECKPOINTS/$RNNGEN_CORPORA or ./checkpoints, ./corpora)."""
     return RnngenApp(checkpoints=checkpoints, corpora=corpora, **kw)
 
 

@@ -253,3 +253,19 @@ async def test_a_user_error_in_a_worker_is_one_notification_and_no_log(app, monk
         await wait_for(pilot, lambda: any("Cannot load broken" in n for n in notifications(app)))
         await pilot.pause(0.2)
         assert not any("Unexpected error" in n for n in notifications(app)) and not log.exists()
+
+
+async def test_the_app_passes_its_folders_to_the_engine_and_leaves_the_environment_alone(app_env, monkeypatch):
+    import os
+
+    from rnngen.tui.app import make_app
+
+    monkeypatch.delenv("RNNGEN_CHECKPOINTS", raising=False)
+    monkeypatch.delenv("RNNGEN_CORPORA", raising=False)
+    before = dict(os.environ)
+    app = make_app(checkpoints=app_env / "checkpoints", corpora=app_env / "corpora")
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        assert [r["name"] for r in app.checkpoint_rows()] == ["broken", "tiny", "tiny-gru"]
+        assert app.checkpoints == app_env / "checkpoints" and app.corpora == app_env / "corpora"
+    assert dict(os.environ) == before

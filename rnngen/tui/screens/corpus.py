@@ -66,14 +66,13 @@ def default_vocab() -> int:
     return ModelConfig().vocab_size
 
 
-def needs_download(spec: str) -> bool:
-    """A registry name (e.g. gutenberg:1342) that is not in corpora/ yet."""
-    from rnngen.corpus import corpora_root
+def needs_download(spec: str, root: Path) -> bool:
+    """A registry name (e.g. gutenberg:1342) that is not in `root` (the app's corpora folder) yet."""
     from rnngen.corpus.registry import folder_name, lookup
 
     if Path(spec).exists() or "/" in spec:
         return False
-    return lookup(spec) is not None and not (corpora_root() / folder_name(spec)).exists()
+    return lookup(spec) is not None and not (root / folder_name(spec)).exists()
 
 
 class CorpusPane(Horizontal):
@@ -149,7 +148,7 @@ class CorpusPane(Horizontal):
         if not path:
             self.app.notify("Type a file or folder path first.", severity="warning")
             return
-        if needs_download(path):
+        if needs_download(path, self.app.corpora):
             self.download(path)
         else:
             self.load(str(Path(path).expanduser()))
@@ -193,7 +192,7 @@ class CorpusPane(Horizontal):
         from rnngen.corpus import load_corpus
 
         try:
-            corpus = load_corpus(spec, lowercase=lowercase)
+            corpus = load_corpus(spec, lowercase=lowercase, root=self.app.corpora)
             stats = compute_stats(corpus, vocab_size)
         except Exception as exc:  # shown, never fatal: a bad file must not end the session
             self.post_message(CorpusFailed(spec, describe_error(exc)))
@@ -232,7 +231,7 @@ class CorpusPane(Horizontal):
             self.post_message(DownloadProgressed(name, done, total))
 
         try:
-            registry.download(name, progress=progress)
+            registry.download(name, progress=progress, root=self.app.corpora)
         except Exception as exc:
             self.post_message(DownloadFinished(name, describe_error(exc)))
             if not isinstance(exc, RnngenError):

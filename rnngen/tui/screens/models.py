@@ -104,7 +104,7 @@ class ModelsPane(Vertical):
         self._show_detail()
         if not self.rows:
             self.query_one("#model-detail", Static).update(
-                f"No models in {checkpoint.default_root()} yet: train one on the Train tab (2).")
+                f"No models in {app.checkpoints} yet: train one on the Train tab (2).")
 
     def current(self) -> dict[str, Any] | None:
         table = self.query_one(DataTable)

@@ -51,14 +51,14 @@ def yield_to_the_ui() -> float:
     return old
 
 
-def valid_name(value: str) -> str | None:
+def valid_name(value: str, root: Path | None = None) -> str | None:
     """Why `value` cannot name an output model, or None: the engine's rule (`checkpoint.resolve`), as the CLI's."""
     from rnngen.checkpoint import resolve
 
     if not value.strip():
         return "give the model a name"
     try:
-        resolve(value.strip())
+        resolve(value.strip(), root)
     except RnngenError as exc:
         return str(exc)
     return None
@@ -145,7 +145,7 @@ class TrainPane(Horizontal):
     def _validity(self) -> None:
         form = self.query_one(ConfigForm)
         problems = list(form._problems)
-        name_problem = valid_name(self.query_one("#out-name", Input).value)
+        name_problem = valid_name(self.query_one("#out-name", Input).value, self.app.checkpoints)
         if name_problem:
             problems.append(f"output: {name_problem}")
         self.query_one("#train-problem", Static).update(Text("\n".join(problems), style="bold red"))
@@ -161,7 +161,8 @@ class TrainPane(Horizontal):
 
     def _sync_buttons(self, invalid: bool | None = None) -> None:
         if invalid is None:
-            invalid = not self.query_one(ConfigForm).valid or bool(valid_name(self.query_one("#out-name", Input).value))
+            invalid = not self.query_one(ConfigForm).valid or bool(valid_name(self.query_one("#out-name", Input).value,
+                                                                                 self.app.checkpoints))
         self.query_one("#start", Button).disabled = self.training or invalid
         self.query_one("#resume", Button).disabled = self.training or invalid
         self.query_one("#stop", Button).disabled = not self.training
@@ -190,7 +191,7 @@ class TrainPane(Horizontal):
             app.notify("Training is already running; stop it first (ctrl+x).", severity="warning")
             return
         name = self.query_one("#out-name", Input).value.strip()
-        problem = valid_name(name)
+        problem = valid_name(name, app.checkpoints)
         try:
             if problem:
                 raise RnngenError(f"output: {problem}")
@@ -200,7 +201,7 @@ class TrainPane(Horizontal):
             return
         from rnngen.checkpoint import resolve
 
-        out = resolve(name)
+        out = resolve(name, app.checkpoints)
         if not resume and (out / "config.json").exists():
             from rnngen.tui.screens.dialogs import ConfirmScreen
 
@@ -245,7 +246,7 @@ class TrainPane(Horizontal):
         try:
             set_threads()  # $RNNGEN_THREADS, else all cores but one (so the UI thread keeps one), as the CLI
             if corpus is None:
-                corpus = load_corpus(spec, lowercase=options.get("lowercase", False))
+                corpus = load_corpus(spec, lowercase=options.get("lowercase", False), root=self.app.corpora)
             floor = true_perplexity(corpus, FLOOR_SPLIT) if corpus.valid else None
             if floor is not None:
                 self.post_message(EntropyFloorComputed(floor, FLOOR_SPLIT))
