@@ -14,32 +14,10 @@ from typing import Iterator, Sequence
 import torch
 
 from rnngen.model import RNNModel, evaluating
+from rnngen.sampling import SamplingSettings
 from rnngen.vocab import EOS, Vocabulary
 
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """temperature 0 means greedy; top_k 0 and top_p 1 switch those filters off."""
-
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    max_words: int = 50
-    allow_unk: bool = False
-    seed: int | None = None
-
-    def validate(self) -> "SamplingSettings":
-        from rnngen.errors import ConfigError
-
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must not be negative, got {self.temperature}")
-        if self.top_k < 0:
-            raise ConfigError(f"top-k must not be negative, got {self.top_k}")
-        if not 0 < self.top_p <= 1:
-            raise ConfigError(f"top-p must be in (0, 1], got {self.top_p}")
-        if self.max_words < 1:
-            raise ConfigError(f"max-words must be at least 1, got {self.max_words}")
-        return self
+__all__ = ["Generation", "SamplingSettings", "Step", "filtered_distribution", "generate", "generate_many"]
 
 
 @dataclass(frozen=True)

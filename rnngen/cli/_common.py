@@ -39,11 +39,13 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, title: str, skip: tup
             continue
         names = (*FLAG_ALIASES.get(f.name, ()), flag(f.name))
         default = f.default if f.default is not MISSING else None
-        helptext = f"{f.metadata.get('help', '')} (default {default})"
-        if isinstance(default, bool):
+        kind = f.metadata.get("type") or type(default)  # an optional field (default None) says its type
+        helptext = f.metadata.get("help", "") + (f" (default {default})" if default is not None else "")
+        if kind is bool:
             group.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
-            group.add_argument(*names, dest=f.name, type=type(default), default=None, metavar="N" if isinstance(default, int) else ("X" if isinstance(default, float) else "S"), help=helptext)
+            metavar = "N" if kind is int else ("X" if kind is float else "S")
+            group.add_argument(*names, dest=f.name, type=kind, default=None, metavar=metavar, help=helptext)
 
 
 def picked(args: argparse.Namespace, cls) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import add_threads_flag, load_model
+from rnngen.cli._common import add_config_flags, add_threads_flag, load_model, picked
 from rnngen.cli._display import tsv_field, visible
+from rnngen.sampling import MAX_COUNT, SamplingSettings
 
 
 def register(sub) -> None:
@@ -14,30 +15,23 @@ def register(sub) -> None:
                        description="Sample sentences from a model, streaming each word as it is drawn.")
     p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
     p.add_argument("--prompt", default="", help="text the sentences start with")
-    p.add_argument("-n", "--count", type=int, default=1, help="number of sentences (default 1)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; <1 safer, >1 wilder (default 1)")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest words (0 = all)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling: the smallest set with this mass (default 1)")
-    p.add_argument("--max-words", type=int, default=50, help="stop a sentence after this many words (default 50)")
-    p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same text")
-    p.add_argument("--allow-unk", action="store_true", help="let the model emit <unk>")
+    p.add_argument("-n", "--count", type=int, default=1, help=f"number of sentences, 1 to {MAX_COUNT:,} (default 1)")
     p.add_argument("--tokens", action="store_true",
                    help="print the sampled tokens separated by spaces, not detokenized text: what "
                         "`rnngen score --pretokenized` scores exactly as sampled")
     p.add_argument("--show-probs", action="store_true", help="print each word with its probability and the top alternatives")
+    add_config_flags(p, SamplingSettings, "sampling (the Generate tab's fields)")
     add_threads_flag(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.errors import ConfigError
-    from rnngen.generate import SamplingSettings
+    from rnngen.config import with_overrides
+    from rnngen.sampling import check_count
     from rnngen.tokenize import StreamingDetokenizer
 
-    if args.count < 1:
-        raise ConfigError(f"-n must be at least 1, got {args.count}")
-    settings = SamplingSettings(args.temperature, args.top_k, args.top_p, args.max_words, args.allow_unk,
-                                args.seed).validate()
+    check_count(args.count)
+    settings = with_overrides(SamplingSettings(), picked(args, SamplingSettings)).validate()
     lm = load_model(args.model)
 
     def write(text: str) -> None:

@@ -200,11 +200,13 @@ async def test_stop_ends_the_stream_at_once(tiny_lm, monkeypatch):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("top_p", "1.5", "top-p must be a number above 0 and at most 1"),
-    ("temperature", "-1", "temp must be a number from 0"),
-    ("count", "0", "sentences must be a whole number from 1 to 100"),
-    ("seed", "1.5", "seed must be empty (random) or a whole number"),
-    ("max_words", "", "words must be a whole number"),
+    ("top_p", "1.5", "top-p must be in (0, 1], got 1.5"),
+    ("temperature", "-1", "temperature must be from 0 to 100, got -1.0"),
+    ("temperature", "101", "temperature must be from 0 to 100, got 101.0"),
+    ("count", "0", "the number of sentences must be from 1 to 100,000, got 0"),
+    ("seed", "1.5", "seed: '1.5' is not a whole number"),
+    ("seed", "-3", "seed must not be negative, got -3"),
+    ("max_words", "", "max words: '' is not a whole number"),
 ])
 async def test_invalid_settings_are_flagged_and_refused(tiny_lm, field, value, message):
     app = PaneApp(GeneratePane, tiny_lm)
@@ -250,3 +252,31 @@ async def test_a_click_on_a_candidate_picks_it(tiny_lm):
         await pilot.pause()
         pane = app.query_one(GeneratePane)
         assert pane.steps[-1][1].word == fourth and pane.steps[-1][1].prob == pytest.approx(p4, rel=1e-6)
+
+
+def test_the_form_has_every_sampling_option_and_the_cli_the_same_flags():
+    import argparse
+    from dataclasses import fields as dataclass_fields
+
+    from rnngen.cli import generate as cli_generate
+    from rnngen.sampling import SamplingSettings
+    from rnngen.tui.screens.generate import FIELDS
+
+    names = [f.name for f in dataclass_fields(SamplingSettings)]
+    assert [f.name for f in FIELDS] == ["count", *names]
+    parser = argparse.ArgumentParser()
+    cli_generate.register(parser.add_subparsers())
+    flags = {a.dest for a in parser._subparsers._group_actions[0].choices["generate"]._actions}
+    assert set(names) | {"count"} <= flags  # --allow-unk, --seed ... exist in both faces
+
+
+async def test_allow_unk_in_the_tab_reaches_the_settings(tiny_lm):
+    app = PaneApp(GeneratePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pane = app.query_one(GeneratePane)
+        assert pane.settings()[1].allow_unk is False
+        app.query_one("#gen-allow_unk").value = True
+        fill(app, seed="7", max_words="12", count="3")
+        prompt, settings, count = pane.settings()
+        assert (settings.allow_unk, settings.seed, settings.max_words, count) == (True, 7, 12, 3)

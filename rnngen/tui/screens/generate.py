@@ -11,7 +11,7 @@ typing: the letters go into the word field), or lets the model sample it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from rich.text import Text
@@ -20,12 +20,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.validation import Function, Integer, Number, Validator
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 from textual.worker import get_current_worker
 
 from rnngen.errors import ConfigError, RnngenError
-from rnngen.generate import Generation, SamplingSettings, Step
+from rnngen.config import with_overrides
+from rnngen.generate import Generation, Step
+from rnngen.sampling import MAX_COUNT, SamplingSettings, check_count
 from rnngen.tui.widgets.generate_candidates import CandidateTable
 from rnngen.tui.widgets.generate_text import GeneratedText
 from rnngen.tui.screens.score import Hint
@@ -35,33 +37,59 @@ NO_MODEL = "No model loaded: load a model on the Models tab (5) or train one (2)
 CANDIDATES = 9
 
 
-def _in_unit(value: str) -> bool:
+class SettingValidator(Validator):
+    """A sampling field checked by the engine's own rule (`SamplingSettings.validate`, `check_count`)."""
+
+    def __init__(self, name: str, kind: type) -> None:
+        super().__init__()
+        self.name, self.kind = name, kind
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            setting_value(self.name, self.kind, value)
+        except ConfigError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+def setting_value(name: str, kind: type, text: str) -> Any:
+    """A field's value (None for an empty seed), or ConfigError in the engine's words."""
+    text = text.strip()
+    if name == "seed" and not text:
+        return None
     try:
-        return 0 < float(value) <= 1
+        value = kind(text)
     except ValueError:
-        return False
+        raise ConfigError(f"{name.replace('_', ' ')}: {text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+    if name == "count":
+        return check_count(value)
+    with_overrides(SamplingSettings(), {name: value}).validate()
+    return value
 
 
 @dataclass(frozen=True)
 class Field:
-    """A sampling option in the form: input id, label, default, validator and what a valid value is."""
+    """One field of the sampling row: made from a SamplingSettings field (or the sentence count)."""
 
     name: str
     label: str
-    default: str
-    validator: Validator
-    rule: str
+    default: Any
+    kind: type
+    help: str
     width: int = 6
 
 
-FIELDS = (
-    Field("temperature", "temp", "1.0", Number(minimum=0, maximum=100), "a number from 0 (greedy) to 100"),
-    Field("top_k", "top-k", "0", Integer(minimum=0), "a whole number ≥ 0 (0 = off)"),
-    Field("top_p", "top-p", "1.0", Function(_in_unit), "a number above 0 and at most 1 (1 = off)"),
-    Field("count", "sentences", "1", Integer(minimum=1, maximum=100), "a whole number from 1 to 100", 5),
-    Field("max_words", "words", "50", Integer(minimum=1, maximum=10000), "a whole number from 1 to 10000", 5),
-    Field("seed", "seed", "", Integer(minimum=0), "empty (random) or a whole number ≥ 0", 9),
-)
+WIDTHS = {"count": 5, "temperature": 5, "top_k": 5, "top_p": 5, "max_words": 5, "seed": 7}  # layout only: what a value needs on screen
+
+
+def sampling_fields() -> tuple[Field, ...]:
+    """The sentence count, then every SamplingSettings field, in the dataclass's order."""
+    count = Field("count", "n", 1, int, f"sentences to generate, 1 to {MAX_COUNT:,}", WIDTHS["count"])
+    return (count, *(Field(f.name, f.metadata.get("label", f.name), f.default, f.metadata.get("type") or type(f.default),
+                           f.metadata.get("help", ""), WIDTHS.get(f.name, 5)) for f in fields(SamplingSettings)))
+
+
+FIELDS = sampling_fields()
 
 
 @dataclass
@@ -129,10 +157,15 @@ class GeneratePane(Vertical):
                 yield Button("Stop", id="gen-stop", variant="error", compact=True, disabled=True, tooltip="escape")
             with Horizontal(id="gen-settings"):
                 for f in FIELDS:
+                    if f.kind is bool:  # a switch carries its own label
+                        yield Checkbox(f.label, value=f.default, id=f"gen-{f.name}", compact=True, tooltip=f.help,
+                                       classes="gen-check")
+                        continue
                     yield Label(f.label, classes="gen-label")
-                    yield Input(f.default, id=f"gen-{f.name}", compact=True, restrict=r"[-+0-9.eE]*",
-                                validators=[f.validator], valid_empty=f.name == "seed",
-                                tooltip=f"{f.label}: {f.rule}", classes=f"gen-field -w{f.width}")
+                    yield Input("" if f.default is None else str(f.default), id=f"gen-{f.name}", compact=True,
+                                restrict=r"[-+0-9.eE]*", validators=[SettingValidator(f.name, f.kind)],
+                                valid_empty=f.name == "seed", tooltip=f"{f.label}: {f.help}",
+                                classes=f"gen-field -w{f.width}")
             with Horizontal(id="gen-main"):
                 yield GeneratedText(id="gen-text", placeholder="Generated text appears here word by word: "
                                                                "ctrl+g to generate, ctrl+n to pick the words.")
@@ -170,21 +203,13 @@ class GeneratePane(Vertical):
     # -- the form -------------------------------------------------------------------
     def settings(self) -> tuple[str, SamplingSettings, int]:
         """Prompt, sampling settings and sentence count from the form; ConfigError names the first bad field."""
-        values: dict[str, str] = {}
-        problems = []
+        values: dict[str, Any] = {}
         for f in FIELDS:
-            field = self.query_one(f"#gen-{f.name}", Input)
-            result = field.validate(field.value)
-            if result is not None and not result.is_valid:
-                problems.append(f"{f.label} must be {f.rule} (got {field.value!r})")
-            values[f.name] = field.value.strip()
-        if problems:
-            raise ConfigError("; ".join(problems))
-        settings = SamplingSettings(
-            temperature=float(values["temperature"]), top_k=int(values["top_k"]), top_p=float(values["top_p"]),
-            max_words=int(values["max_words"]), seed=int(values["seed"]) if values["seed"] else None,
-        ).validate()
-        return self.query_one("#gen-prompt", Input).value.strip(), settings, int(values["count"])
+            widget = self.query_one(f"#gen-{f.name}")
+            values[f.name] = widget.value if f.kind is bool else setting_value(f.name, f.kind, widget.value)
+        count = values.pop("count")
+        settings = with_overrides(SamplingSettings(), values).validate()
+        return self.query_one("#gen-prompt", Input).value.strip(), settings, count
 
     def _checked(self) -> tuple[Any, str, SamplingSettings, int] | None:
         """The model and form values, or None after telling the person what is missing or wrong."""
