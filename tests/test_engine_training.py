@@ -129,11 +129,27 @@ def test_stop_request_leaves_a_loadable_checkpoint(tmp_path):
     assert math.isfinite(lm.score(["the cat ."])[0].logprob)
 
 
+def ticking(step: float):
+    """A trainer clock that moves `step` seconds at each reading: time budgets tested without waiting,
+    the same on a fast machine and a busy one."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += step
+        return now[0]
+    return clock
+
+
 def test_time_budget_stops_training(tmp_path):
-    tc = TrainConfig(epochs=1000, batch_size=8, max_minutes=0.02, sample_every=0)
-    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    from rnngen.train import Trainer
+
+    tc = TrainConfig(epochs=1000, batch_size=8, max_minutes=0.02, sample_every=0, log_every=1)
+    events = list(Trainer(tiny_corpus(), SMALL, tc, tmp_path / "m", clock=ticking(0.05)).run())
     assert events[-1].reason == "time"
     assert events[-1].epochs_run < 1000
+    batches = [e for e in events if isinstance(e, BatchDone)]
+    assert batches[-1].elapsed_s <= 0.02 * 60 + 0.05 * 4  # stopped at the first batch past the deadline
+    assert events[-1].elapsed_s >= 0.02 * 60
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path):
@@ -230,9 +246,11 @@ def test_linear_schedule_follows_the_batches_and_ignores_stalls(tmp_path):
 
 
 def test_time_budget_schedule_decays_by_the_clock(tmp_path):
+    from rnngen.train import Trainer
+
     tc = TrainConfig(epochs=10_000, batch_size=8, max_minutes=0.03, sample_every=0, schedule="cosine",
                      optimizer="sgd", lr=2.0, log_every=1, patience=0)
-    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    events = list(Trainer(tiny_corpus(), SMALL, tc, tmp_path / "m", clock=ticking(0.05)).run())
     assert events[-1].reason == "time"
     batches = [e for e in events if isinstance(e, BatchDone)]
     # by batches the run is nowhere near its end, so only the clock can have brought the rate this low
