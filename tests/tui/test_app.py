@@ -63,15 +63,19 @@ def test_help_lists_every_shown_key_of_every_tab():
     from rnngen.tui.screens.score import ScorePane
     from rnngen.tui.screens.train import TrainPane
 
+    from rnngen.tui.widgets.candidates import CandidatesPanel
+    from rnngen.tui.widgets.heatmap import HeatMap
+
     text = help_text()
-    for pane, title in ((CorpusPane, "Corpus"), (TrainPane, "Train"), (ScorePane, "Score"),
-                        (GeneratePane, "Generate"), (ModelsPane, "Models")):
+    for owner, title in ((CorpusPane, "Corpus"), (TrainPane, "Train"), (ScorePane, "Score"), (HeatMap, "Score"),
+                         (CandidatesPanel, "Score"), (GeneratePane, "Generate"), (ModelsPane, "Models")):
         assert f"## {title}" in text
-        for keys, description in key_rows(pane.BINDINGS):
-            assert f"| `{keys}` | {description} |" in text
+        section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+        for keys, description in key_rows(owner.BINDINGS):
+            assert f"| `{keys}` | {description} |" in section
     for row in ("| `ctrl+s` | Start |", "| `ctrl+x` | Stop |", "| `ctrl+l` | Sentence/Candidates |",
                 "| `ctrl+g` | Generate |", "| `1-9` | Pick |", "| `space` | Model picks |", "| `c` | Compare |",
-                "| `d / delete` | Delete |"):
+                "| `d / delete` | Delete |", "| `ctrl+r` | Rank |", "| `ctrl+o` | Open file |", "| `←→` | Word |"):
         assert row in text
     assert "Pick 2" not in text and "Refresh" not in text  # hidden bindings stay out
 

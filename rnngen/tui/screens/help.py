@@ -74,10 +74,14 @@ def help_text() -> str:
     from rnngen.tui.screens.models import ModelsPane
     from rnngen.tui.screens.score import ScorePane
     from rnngen.tui.screens.train import TrainPane
+    from rnngen.tui.widgets.candidates import CandidatesPanel
+    from rnngen.tui.widgets.heatmap import HeatMap
 
-    panes = {"Corpus": CorpusPane, "Train": TrainPane, "Score": ScorePane, "Generate": GeneratePane,
-             "Models": ModelsPane}
-    return "\n".join([INTRO, *(tab_section(title, pane.BINDINGS) for title, pane in panes.items())])
+    # each tab's keys: its pane's, and those of the widgets inside it that bring their own
+    keys = {"Corpus": CorpusPane.BINDINGS, "Train": TrainPane.BINDINGS,
+            "Score": [*ScorePane.BINDINGS, *HeatMap.BINDINGS, *CandidatesPanel.BINDINGS],
+            "Generate": GeneratePane.BINDINGS, "Models": ModelsPane.BINDINGS}
+    return "\n".join([INTRO, *(tab_section(title, bindings) for title, bindings in keys.items())])
 
 
 class HelpScreen(ModalScreen[None]):
