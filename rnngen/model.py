@@ -169,6 +169,13 @@ class RNNModel(nn.Module):
         # rounding) at the cost of the batch's words instead of the whole vocabulary, forward and backward
         return rows * keep[ids] / (1 - p)
 
+    def backward(self, loss: torch.Tensor) -> None:
+        """`loss.backward()` and the embedding gradient a `loss(defer_lookup=True)` held back, in one call."""
+        try:
+            loss.backward()
+        finally:
+            self.add_deferred_lookup_grads()  # even if backward failed: nothing stays pending
+
     def add_deferred_lookup_grads(self) -> None:
         """Add the embedding lookups' gradients, held back by `loss(defer_lookup=True)`, into the weight's.
 
@@ -289,7 +296,10 @@ class RNNModel(nn.Module):
         With `defer_lookup`, backward leaves the embedding lookup's gradient
         for `add_deferred_lookup_grads`.
         """
-        self._lookups.clear()
+        if self._lookups:  # a gradient lost without a word would train the embedding less, silently
+            raise RuntimeError("the last loss's embedding gradient was held back and never added: after "
+                               "loss(defer_lookup=True), call backward(loss), or add_deferred_lookup_grads() "
+                               "after loss.backward()")
         output, hidden = self.features(ids, hidden, self._lookups if defer_lookup else None)
         flat, goal = output.reshape(-1, output.size(-1)), targets.reshape(-1)
         if self.adaptive is not None:

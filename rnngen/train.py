@@ -245,9 +245,7 @@ class Trainer:
             loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp,
                                        defer_lookup=self.fused)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.fused:
-            module.add_deferred_lookup_grads()
+        module.backward(loss)  # also adds the embedding gradient that defer_lookup held back
         if cfg.clip > 0:
             torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
         self.optimizer.step()

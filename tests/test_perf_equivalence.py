@@ -395,3 +395,19 @@ def test_trainer_step_adds_the_deferred_lookup_gradient(tmp_path):
             _, hidden = trainer.step(batch, hidden)
         weights.append(trainer.lm.module.encoder.weight.detach().clone())
     torch.testing.assert_close(weights[1], weights[0], **TIGHT)
+
+
+def test_a_held_back_embedding_gradient_cannot_be_lost_silently():
+    config = ModelConfig(rnn_type="lstm", emb=8, hidden=8, layers=1, tied=True).validate()
+    model = RNNModel(config, 40).train()
+    ids = torch.randint(0, 40, (2, 5), generator=torch.Generator().manual_seed(1))
+    loss, _ = model.loss(ids, ids, defer_lookup=True)
+    loss.backward()  # the caller forgot add_deferred_lookup_grads()
+    with pytest.raises(RuntimeError, match="never added"):
+        model.loss(ids, ids, defer_lookup=True)
+    model.add_deferred_lookup_grads()
+    model.zero_grad(set_to_none=True)
+    loss, _ = model.loss(ids, ids, defer_lookup=True)
+    model.backward(loss)  # the one call: nothing pending, the embedding has its gradient
+    assert model._lookups == [] and model.encoder.weight.grad is not None
+    model.loss(ids, ids, defer_lookup=True)  # and the next loss is fine
