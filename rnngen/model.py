@@ -64,9 +64,11 @@ class RNNModel(nn.Module):
     which softmax and log_softmax map to the same distribution as logits).
     """
 
-    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+    def __init__(self, config: ModelConfig, vocab_size: int, cell_path: bool = True) -> None:
+        """`cell_path=False` always runs the nn.LSTM/GRU/RNN module (the benchmark's before/after)."""
         super().__init__()
         self.config = config
+        self.cell_path = cell_path
         self.vocab_size = vocab_size
         self.encoder = nn.Embedding(vocab_size, config.emb)
         # (ids, gradient) of lookups whose weight gradient `loss(defer_lookup=True)` holds back
@@ -227,9 +229,6 @@ class RNNModel(nn.Module):
         """Whether `features` takes the cell-by-cell path: CPU inference on a few time steps."""
         return (self.cell_path and not self.training and ids.device.type == "cpu"
                 and ids.size(1) <= CELL_STEPS_MAX)
-
-    # Switch for tests and the benchmark: False always uses the nn.LSTM/GRU/RNN module.
-    cell_path = True
 
     def _cell_steps(self, emb: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
         """The recurrent layers one step at a time with the fused cell kernels (torch.lstm_cell, ...).

@@ -85,8 +85,9 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path,
                  stop: threading.Event | None = None, resume: bool = False,
-                 clock: Callable[[], float] = time.perf_counter, force: bool = False) -> None:
-        """`force` consents to replacing a model already at `out` (without it a fresh run refuses to start)."""
+                 clock: Callable[[], float] = time.perf_counter, force: bool = False, fused: bool = True) -> None:
+        """`force` consents to replacing a model already at `out` (without it a fresh run refuses to start);
+        `fused=False` trains on the plain PyTorch path (the equivalence tests' and the benchmark's reference)."""
         self.config = train_config.validate()
         # What --max-minutes, the schedule and tokens/s are timed by: the bench passes a clock that runs only
         # while this trainer does, so two runs can take turns on the machine (`rnngen.bench.turns`).
@@ -94,6 +95,9 @@ class Trainer:
         self.out = checkpoint.resolve(out)
         self.stop = stop or threading.Event()
         self.corpus = corpus
+        # The fused output layer + cross-entropy (rnngen.loss) and the embedding gradient added in place
+        # (`RNNModel.backward`); `fused=False` is the plain PyTorch path.
+        self.fused = fused
         self.device = select_device(train_config.device)
         # held for the whole run: a second training of the same model is refused with who holds it
         self.lock = ModelLock(self.out).acquire()
@@ -127,9 +131,6 @@ class Trainer:
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
         self.lr = train_config.learning_rate
-        # The fused output layer + cross-entropy (rnngen.loss) and the embedding gradient added in place
-        # (`RNNModel.add_deferred_lookup_grads`); `fused=False` is the plain PyTorch path.
-        self.fused = True
         # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
         self.amp = train_config.precision == "bf16"
         # oneDNN's bf16 RNN primitive exists only on CPUs with native bf16; elsewhere the recurrent layers take

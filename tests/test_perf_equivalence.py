@@ -168,8 +168,7 @@ def test_adaptive_cutoffs():
 def _trained_params(fused: bool, mode: str, tmp_path, softmax="full"):
     mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=2, dropout=0.0, softmax=softmax)
     tc = TrainConfig(epochs=1, batch_size=4, bptt=8, mode=mode, seed=5, sample_every=0, optimizer="sgd", lr=1.0)
-    trainer = Trainer(tiny_corpus(2), mc, tc, tmp_path / f"m{fused}")
-    trainer.fused = fused
+    trainer = Trainer(tiny_corpus(2), mc, tc, tmp_path / f"m{fused}", fused=fused)
     vocab = trainer.lm.vocab
     hidden, losses = None, []
     for batch in list(batches(mode, trainer.train_ids, vocab.bos_id, vocab.eos_id, 4, 8, trainer.rng))[:6]:
@@ -387,8 +386,8 @@ def test_trainer_step_adds_the_deferred_lookup_gradient(tmp_path):
     mc = ModelConfig(rnn_type="lstm", vocab_size=100, emb=16, hidden=16, layers=1, dropout=0.2, tied=True)
     weights = []
     for fused in (False, True):
-        trainer = Trainer(corpus, mc, TrainConfig(batch_size=8, sample_every=0, seed=2), tmp_path / f"m{fused}")
-        trainer.fused = fused
+        trainer = Trainer(corpus, mc, TrainConfig(batch_size=8, sample_every=0, seed=2), tmp_path / f"m{fused}",
+                          fused=fused)
         vocab = trainer.lm.vocab
         hidden = None
         for batch in list(batches("sentences", trainer.train_ids, vocab.bos_id, vocab.eos_id, 8, 35))[:3]:
