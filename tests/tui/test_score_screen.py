@@ -342,6 +342,8 @@ async def test_a_long_list_is_scored_in_chunks_and_the_table_shows_the_best(tiny
         app.query_one(ScorePane).action_toggle_mode()
         app.query_one("#cand-text", TextArea).load_text("\n".join(lines))
         app.query_one(CandidatesPanel).rank()
+        # chunks are scored one after another: wait for the last one (a busy machine takes longer)
+        await wait_for(pilot, lambda: "rows shown" in str(app.query_one("#cand-status", Static).render()))
         await settle(pilot)
         panel = app.query_one(CandidatesPanel)
         order, _, _ = expected_order(tiny_lm, lines, "none")
