@@ -132,6 +132,7 @@ def batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int
 # no gradient to truncate, so longer chunks give the same numbers with fewer, larger products.
 EVAL_CHUNK = 350
 EVAL_BATCH = 64  # sentences per evaluation batch in sentence mode (any size gives the same numbers)
+WHOLE_SENTENCE = 10_000  # a bptt longer than any sentence: held-out sentences are scored whole
 
 
 def evaluation_batches(mode: str, sentences, bos: int, eos: int, batch_size: int, bptt: int) -> Iterator[Batch]:
@@ -144,7 +145,7 @@ def evaluation_batches(mode: str, sentences, bos: int, eos: int, batch_size: int
     """
     if mode == "stream":
         return stream_batches(sentences, bos, eos, batch_size, max(bptt, EVAL_CHUNK))
-    return sentence_batches(sentences, bos, eos, EVAL_BATCH, 10_000)
+    return sentence_batches(sentences, bos, eos, EVAL_BATCH, WHOLE_SENTENCE)
 
 
 def count_batches(mode: str, sentences, batch_size: int, bptt: int, offset: int = 0) -> int:

@@ -21,7 +21,7 @@ from rnngen.data import evaluation_batches
 from rnngen.errors import CheckpointError, ConfigError, InputError
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
-from rnngen.score import SentenceScore, evaluate_ids, score_tokens
+from rnngen.score import MAX_TOKENS, SentenceScore, evaluate_ids, score_tokens
 from rnngen.tokenize import TokenizerSettings, detokenize, tokenize_words
 from rnngen.vocab import Vocabulary
 
@@ -167,7 +167,7 @@ class LanguageModel:
         return detokenize(list(tokens), self.tokenizer)
 
     # -- scoring --------------------------------------------------------------
-    def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = 4096,
+    def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = MAX_TOKENS,
               pretokenized: bool = False) -> list[SentenceScore]:
         """Score raw sentences (one string each), tokenized as the training corpus was (or split on spaces)."""
         tokenized = [self.tokenize(s, pretokenized) for s in sentences]
@@ -177,7 +177,7 @@ class LanguageModel:
                     raise InputError(f"sentence {n} is empty")
         return score_tokens(self.module, self.vocab, tokenized, [s.strip() for s in sentences], max_tokens)
 
-    def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = 4096) -> list[SentenceScore]:
+    def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = MAX_TOKENS) -> list[SentenceScore]:
         return score_tokens(self.module, self.vocab, tokenized, None, max_tokens)
 
     def evaluate(self, sentences: Sequence[Sequence[str]], cache: CacheSettings | None = None) -> Evaluation:

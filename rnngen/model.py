@@ -15,6 +15,9 @@ from rnngen.config import ModelConfig
 from rnngen.data import IGNORE
 from rnngen.loss import linear_cross_entropy, linear_target_logprobs, picked_logprobs
 
+ADAPTIVE_CUTOFFS = (2000, 10000, 40000)  # the adaptive softmax's cluster boundaries over frequency ranks
+INIT_RANGE = 0.1  # uniform init of the embedding and output weights, as in PyTorch's word_language_model
+
 
 @contextmanager
 def evaluating(module: nn.Module) -> Iterator[nn.Module]:
@@ -102,7 +105,7 @@ class RNNModel(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        init_range = 0.1
+        init_range = INIT_RANGE
         nn.init.uniform_(self.encoder.weight, -init_range, init_range)
         if self.adaptive is not None:
             return
@@ -330,7 +333,7 @@ def adaptive_cutoffs(vocab_size: int) -> list[int]:
     Vocabularies too small for those get a head of half the words, so the
     option works (if pointlessly) everywhere.
     """
-    cutoffs = [c for c in (2000, 10000, 40000) if c < vocab_size - 1]
+    cutoffs = [c for c in ADAPTIVE_CUTOFFS if c < vocab_size - 1]
     return cutoffs or [max(1, vocab_size // 2)]
 
 

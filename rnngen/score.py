@@ -21,6 +21,9 @@ from rnngen.model import RNNModel, in_eval_mode
 from rnngen.vocab import EOS, Vocabulary
 
 LN10 = math.log(10.0)
+# Time steps (rows x padded length) per scoring batch: large enough to keep the matrix products
+# efficient, small enough that a batch's logits (rows x vocabulary floats) stay well inside memory.
+MAX_TOKENS = 4096
 NORMALIZATIONS = ("none", "length", "ppl", "wp")
 
 
@@ -121,7 +124,7 @@ def check_scorable(tokens: Sequence[str], vocab: Vocabulary, text: str, where: s
 @torch.inference_mode()
 def token_logprobs(
     model: RNNModel, sentences: Sequence[Sequence[int]], bos: int, eos: int,
-    max_tokens: int = 4096, device: torch.device | None = None,
+    max_tokens: int = MAX_TOKENS, device: torch.device | None = None,
 ) -> list[list[float]]:
     """Log-probabilities of `w1..wn </s>` for each id sequence, in input order.
 
@@ -182,7 +185,7 @@ def shared_prefixes(sentences: Sequence[Sequence[int]]) -> tuple[list[int], list
 
 def score_tokens(
     model: RNNModel, vocab: Vocabulary, tokenized: Sequence[Sequence[str]], texts: Sequence[str] | None = None,
-    max_tokens: int = 4096,
+    max_tokens: int = MAX_TOKENS,
 ) -> list[SentenceScore]:
     """Score tokenized sentences; words outside the vocabulary are scored as `<unk>` and flagged."""
     ids = [vocab.encode(tokens) for tokens in tokenized]

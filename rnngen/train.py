@@ -34,6 +34,9 @@ from rnngen.lock import ModelLock
 from rnngen.vocab import Vocabulary
 
 
+MAX_LOG_PPL = 700.0  # exp(700) is near float64's largest: a diverged model's perplexity stays a number
+
+
 def make_optimizer(params, config: TrainConfig, lr: float) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
@@ -306,7 +309,7 @@ class Trainer:
         nll, count = evaluate_ids(self.evaluated, evaluation_batches(cfg.mode, self.valid_ids, vocab.bos_id,
                                                                      vocab.eos_id, cfg.batch_size, cfg.bptt))
         valid_loss = nll / max(count, 1)
-        ppl = math.exp(min(valid_loss, 700))
+        ppl = math.exp(min(valid_loss, MAX_LOG_PPL))
         improved = valid_loss < math.log(self.best) if math.isfinite(self.best) else True
         elapsed = self.clock() - start
         self.history.append({"epoch": self.epoch, "train_loss": train_loss, "valid_loss": valid_loss,
