@@ -37,18 +37,14 @@ def model_rows(root: Path | None = None) -> list[dict[str, Any]]:
     return [model_row(folder, data, error) for folder, data, error in checkpoint.list_checkpoints(root)]
 
 
-def settings(folder: Path) -> dict[str, Any]:
-    """A model's options flat ('model.hidden', 'train.lr', 'parameters'), read through the checked reader."""
-    config = checkpoint.read(Path(folder)).config
+def details(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A model's options flat ('model.hidden', 'train.lr', 'parameters') and its per-epoch records
+    (epoch, train_loss, valid_ppl, ...), from one read through the checked reader."""
+    data = checkpoint.read(Path(folder))
     flat = {f"{section}.{key}": value for section in ("model", "train") for key, value in
-            (config.get(section) or {}).items()}
-    flat["parameters"] = config.get("parameters", "")
-    return flat
-
-
-def epochs(folder: Path) -> list[dict[str, Any]]:
-    """A model's per-epoch records (epoch, train_loss, valid_ppl, ...) from its checked history."""
-    return [e for e in checkpoint.read(Path(folder)).history.get("epochs", []) if checkpoint.is_record(e)]
+            (data.config.get(section) or {}).items()}
+    flat["parameters"] = data.config.get("parameters", "")
+    return flat, [e for e in data.history.get("epochs", []) if checkpoint.is_record(e)]
 
 
 def differing(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:

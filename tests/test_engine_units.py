@@ -194,7 +194,7 @@ def test_scoring_generating_and_inspecting_leave_the_callers_mode(tiny_lm, train
 
 
 def test_an_engine_error_names_options_and_each_face_words_them():
-    from rnngen.cli import flag
+    from rnngen.cli._common import flag
     from rnngen.errors import CorpusError, ExitCode
 
     exc = CorpusError("use a smaller {batch_size} or {bptt} for {file}", options=("batch_size", "bptt"))

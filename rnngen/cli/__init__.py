@@ -57,6 +57,7 @@ def _main(argv: list[str]) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    from rnngen.cli._common import flag
     from rnngen.errors import ExitCode, RnngenError
 
     try:
@@ -70,11 +71,6 @@ def _main(argv: list[str]) -> int:
         return ExitCode.USER_ERROR
     except BrokenPipeError:
         return ExitCode.OK
-
-
-def flag(option: str) -> str:
-    """An engine option as this face spells it: batch_size -> `--batch-size`."""
-    return "--" + option.replace("_", "-")
 
 
 def _interrupted() -> int:

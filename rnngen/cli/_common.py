@@ -28,6 +28,7 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def flag(name: str) -> str:
+    """An engine option as this face spells it: batch_size -> `--batch-size` (errors name options so)."""
     return "--" + name.replace("_", "-")
 
 

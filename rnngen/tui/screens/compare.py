@@ -40,36 +40,34 @@ class CompareScreen(ModalScreen[None]):
                 yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, fixed_columns=2)
                 yield PlotextPlot(id="compare-plot")
 
-    def rows(self) -> list[tuple[str, Any, Any, bool]]:
+    def read(self, row: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A model's settings and epochs, read once; empty (and said) if it changed on disk since listed."""
+        try:
+            return catalog.details(row["path"])
+        except RnngenError as exc:
+            self.app.notify(str(exc), title="Compare", severity="error")
+            return {}, []
+
+    def rows(self, sa: dict[str, Any], sb: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
         """Summary rows, then every setting of either model."""
         a, b = self.a, self.b
         summary = [("best valid ppl", fmt_ppl(a.get("best_valid_ppl")), fmt_ppl(b.get("best_valid_ppl"))),
                    ("corpus", a.get("corpus", ""), b.get("corpus", "")),
                    ("epochs", a.get("epochs", ""), b.get("epochs", ""))]
-        rows = [(k, va, vb, str(va) != str(vb)) for k, va, vb in summary]
-        try:
-            return rows + catalog.differing(catalog.settings(a["path"]), catalog.settings(b["path"]))
-        except RnngenError as exc:  # changed on disk since it was listed
-            self.app.notify(str(exc), title="Compare", severity="error")
-            return rows
+        return [(k, va, vb, str(va) != str(vb)) for k, va, vb in summary] + catalog.differing(sa, sb)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("", "setting", visible(self.a["name"]), visible(self.b["name"]))
-        for key, va, vb, differs in self.rows():
+        (sa, epochs_a), (sb, epochs_b) = self.read(self.a), self.read(self.b)
+        for key, va, vb, differs in self.rows(sa, sb):
             style = "bold yellow" if differs else ""
             table.add_row(Text(DIFFERS if differs else "", style=style), Text(key, style=style),
                           Text(visible(str(va)), style=style), Text(visible(str(vb)), style=style))
         plt = self.query_one(PlotextPlot).plt
         plt.title("valid perplexity per epoch")
         plt.xlabel("epoch")
-        for row, color in ((self.a, "cyan"), (self.b, "orange")):
-            try:
-                records = catalog.epochs(row["path"])
-            except RnngenError:
-                records = []
-            pairs = [(e.get("epoch", i + 1), e.get("valid_ppl")) for i, e in enumerate(records)]
-            pairs = [(x, y) for x, y in pairs if isinstance(y, (int, float))]
-            if pairs:
-                plt.plot([x for x, _ in pairs], [y for _, y in pairs], marker="braille", color=color,
-                         label=row["name"])
+        for row, records, color in ((self.a, epochs_a, "cyan"), (self.b, epochs_b, "orange")):
+            if records:  # checked records: an int epoch and a number valid_ppl each
+                plt.plot([e["epoch"] for e in records], [e["valid_ppl"] for e in records], marker="braille",
+                         color=color, label=row["name"])

@@ -24,10 +24,11 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 from textual.worker import get_current_worker
 
-from rnngen.errors import ConfigError, RnngenError
+from rnngen.errors import ConfigError, RnngenError, option_words
 from rnngen.config import with_overrides
 from rnngen.generate import Generation, Step
 from rnngen.sampling import MAX_COUNT, SamplingSettings, check_count
+from rnngen.tui.widgets.config_form import parse
 from rnngen.tui.widgets.generate_candidates import CandidateTable
 from rnngen.tui.widgets.generate_text import GeneratedText
 from rnngen.tui.screens.score import Hint
@@ -58,9 +59,9 @@ def setting_value(name: str, kind: type, text: str) -> Any:
     if name == "seed" and not text:
         return None
     try:
-        value = kind(text)
-    except ValueError:
-        raise ConfigError(f"{name.replace('_', ' ')}: {text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+        value = parse(kind, text)  # the Train form's parser: the same words for a value that is no number
+    except ConfigError as exc:
+        raise ConfigError(f"{option_words(name)}: {exc}") from None
     if name == "count":
         return check_count(value)
     with_overrides(SamplingSettings(), {name: value}).validate()

@@ -18,7 +18,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Checkbox, Input, Label, Select
 
 from rnngen.config import DEVICES, OPTIMIZERS, RNN_TYPES, TRAIN_MODES, ModelConfig, TrainConfig, with_overrides
-from rnngen.errors import ConfigError
+from rnngen.errors import ConfigError, option_words
 
 CHOICES = {"rnn_type": RNN_TYPES, "optimizer": OPTIMIZERS, "mode": TRAIN_MODES, "device": DEVICES}
 CONFIGS = (ModelConfig, TrainConfig)
@@ -86,7 +86,7 @@ class ConfigForm(VerticalScroll):
             for f in fields(cls):
                 help_text = f.metadata.get("help", "")
                 with Horizontal(classes="field"):
-                    yield Label(f.name.replace("_", " "), classes="field-name")
+                    yield Label(option_words(f.name), classes="field-name")
                     yield self._widget(cls, f.name, f.default, help_text)
 
     def _widget(self, cls: type, name: str, default: Any, help_text: str):
@@ -114,7 +114,7 @@ class ConfigForm(VerticalScroll):
                     try:
                         overrides[f.name] = parse(type(f.default), w.value)
                     except ConfigError as exc:
-                        raise ConfigError(f"{f.name.replace('_', ' ')}: {exc}") from None
+                        raise ConfigError(f"{option_words(f.name)}: {exc}") from None
                 else:
                     overrides[f.name] = w.value
             built.append(with_overrides(cls(), overrides).validate())
