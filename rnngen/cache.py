@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 
 from rnngen.data import IGNORE, stream_tensor
-from rnngen.errors import ConfigError
+from rnngen.options import CacheSettings
 from rnngen.model import RNNModel, in_eval_mode
 
 # Positions scored per block: the (block x history) score matrix stays a few MB.
@@ -32,24 +32,6 @@ CHUNK = 350
 # The grid `tune` searches (Grave et al. report theta near 0.3 and weights 0.1-0.3 on WikiText).
 THETAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 WEIGHTS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """How many past positions the cache holds, how sharply it matches states, and its share of the mixture."""
-
-    size: int = 500
-    theta: float = 0.3
-    weight: float = 0.1
-
-    def validate(self) -> "CacheSettings":
-        if self.size < 1:
-            raise ConfigError(f"cache size must be at least 1, got {self.size}")
-        if self.theta < 0:
-            raise ConfigError(f"cache theta must not be negative, got {self.theta}")
-        if not 0.0 <= self.weight < 1.0:
-            raise ConfigError(f"cache weight must be in [0, 1), got {self.weight}")
-        return self
 
 
 @dataclass(frozen=True)

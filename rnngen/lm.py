@@ -69,6 +69,24 @@ def check_weight_shapes(folder: Path, config: ModelConfig, vocab_size: int) -> N
                                   f"{list(shape)}, the config makes it {list(expected[name])}")
 
 
+SPLITS = ("train", "valid", "test")
+
+
+def _nonempty(held: "HeldOut", text: str) -> "HeldOut":
+    if not held.sentences:
+        raise InputError(f"{text} has no sentences to evaluate")
+    return held
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Text to evaluate on: its sentences, the source's own perplexity where known, the corpus it came from."""
+
+    sentences: list[list[str]]
+    floor: float | None
+    corpus: Any
+
+
 @dataclass
 class LanguageModel:
     module: RNNModel
@@ -162,6 +180,34 @@ class LanguageModel:
             settings = replace(settings, sentences="lines")
         sentences, _ = text_to_sentences(text, None, settings.lowercase, settings=settings)
         return sentences
+
+    def held_out(self, text: str, split: str = "test") -> HeldOut:
+        """The sentences `text` names, tokenized as this model's corpus was: the input policy of `eval`.
+
+        `text` is a file (its sentences found by `tokenize_document`) or a corpus name or folder, of
+        which `split` is taken, with the source's own perplexity where the corpus knows it.
+        """
+        from rnngen.corpus import load_corpus
+        from rnngen.corpus.stats import true_perplexity
+
+        if Path(text).is_file():
+            return self._file_held_out(text)
+        corpus = load_corpus(text, tokenized=self.tokenizer.words == "whitespace", lowercase=self.tokenizer.lowercase)
+        return _nonempty(HeldOut(corpus.split(split), true_perplexity(corpus, split), corpus), text)
+
+    def tuning_text(self, text: str, evaluated: HeldOut) -> HeldOut:
+        """Held-out text to tune on (`--tune-on`): a split name of the evaluated corpus, or a file."""
+        if text in SPLITS and evaluated.corpus is not None:
+            return _nonempty(HeldOut(evaluated.corpus.split(text), None, evaluated.corpus), text)
+        if not Path(text).is_file():
+            raise InputError("{tune_on} " + text + ": no such file (a split name needs a corpus as the text to evaluate)",
+                             ("tune_on",))
+        return self._file_held_out(text)
+
+    def _file_held_out(self, text: str) -> HeldOut:
+        from rnngen.corpus.local import read_text
+
+        return _nonempty(HeldOut(self.tokenize_document(read_text(Path(text))[0]), None, None), text)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         return detokenize(list(tokens), self.tokenizer)

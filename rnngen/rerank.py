@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from rnngen import textfile
 from rnngen.errors import ConfigError, InputError
-from rnngen.score import NORMALIZATIONS, SentenceScore, normalized
+from rnngen.options import DEFAULT_ALPHA, Normalization, RerankSettings
+from rnngen.score import SentenceScore, normalized
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
 FEATURE = "LM_rnn"
 TSV_COLUMNS = ("lm_logprob", "lm_tokens", "lm_oov", "lm_feature", "total")
-DEFAULT_ALPHA = 0.6
 CHUNK = 20_000
 
 _LABEL = re.compile(r"(?:^|\s)(\S+?)([=:])(?=\s|$)")
@@ -51,54 +52,9 @@ _ESCAPE = re.compile("|".join(map(re.escape, _MOSES_ESCAPES)))
 
 
 # -- settings -----------------------------------------------------------------
-@dataclass(frozen=True)
-class Normalization:
-    """How a sentence log-probability becomes the LM feature (see `rnngen.score.normalized`)."""
-
-    method: str = "none"
-    alpha: float = DEFAULT_ALPHA
-
-    @classmethod
-    def parse(cls, spec: str) -> "Normalization":
-        """`none`, `length`, `ppl`, `wp` or `wp:ALPHA` (GNMT length penalty; ALPHA defaults to 0.6)."""
-        method, colon, alpha = spec.strip().lower().partition(":")
-        if method not in NORMALIZATIONS or (colon and method != "wp"):
-            raise ConfigError(f"--normalize must be none, length, ppl or wp:ALPHA (e.g. wp:0.6), got {spec!r}")
-        if not colon:
-            return cls(method)
-        try:
-            value = float(alpha)
-        except ValueError:
-            value = float("nan")
-        if not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"the wp ALPHA must be a number >= 0, got {alpha!r}")
-        return cls(method, value)
-
-    def apply(self, score: SentenceScore) -> float:
-        return normalized(score, self.method, self.alpha)
-
-    def __str__(self) -> str:
-        return f"wp:{self.alpha:g}" if self.method == "wp" else self.method
-
-
-@dataclass(frozen=True)
-class RerankSettings:
-    """new score = existing score + weight * (normalised LM score + oov_penalty * OOV count)."""
-
-    weight: float = 1.0
-    normalization: Normalization = Normalization()
-    oov_penalty: float = 0.0
-
-    def validate(self) -> "RerankSettings":
-        for name, value in (("weight", self.weight), ("oov-penalty", self.oov_penalty)):
-            if not math.isfinite(value):
-                raise ConfigError(f"--{name} must be a finite number, got {value}")
-        return self
-
-
 def lm_feature(score: SentenceScore, normalization: Normalization = Normalization(), oov_penalty: float = 0.0) -> float:
     """The LM feature of one scored sentence; the TUI's candidate table uses this same function."""
-    return normalization.apply(score) + oov_penalty * score.oov_count
+    return normalized(score, normalization.method, normalization.alpha) + oov_penalty * score.oov_count
 
 
 # -- reading ------------------------------------------------------------------
@@ -124,32 +80,9 @@ class NBestList:
         return bool(self.candidates) and self.candidates[0].score is not None
 
 
-def decode_lines(chunks: Iterable[bytes], name: str = "input") -> Iterator[str]:
-    """Text lines of a byte stream: UTF-8 (a BOM is dropped), CRLF or LF, binary refused."""
-    for number, raw in enumerate(chunks, 1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        if b"\x00" in raw:
-            raise InputError(f"{name}, line {number}: NUL bytes; this looks like a binary file, not an n-best list")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError(f"{name}, line {number}: not UTF-8 text") from None
-        yield text.rstrip("\r\n")
-
-
 def read_lines(path: str | Path) -> list[str]:
-    """The text lines of an n-best file, decoded as `rnngen rerank FILE` decodes them."""
-    name = str(path)
-    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
-        raise InputError(f"{name} is not a regular file; pipe it in with '-' instead")  # a FIFO would block
-    try:
-        with open(path, "rb") as handle:
-            return list(decode_lines(handle, name))
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(f"no such file: {name}") from None
-    except IsADirectoryError:
-        raise InputError(f"{name} is a folder; give an n-best list file") from None
+    """The text lines of an n-best file, read as every rnngen input is (`rnngen.textfile`)."""
+    return textfile.read_lines(path, folder_hint="give an n-best list file")
 
 
 def detect_format(line: str) -> str:

@@ -24,7 +24,6 @@ LN10 = math.log(10.0)
 # Time steps (rows x padded length) per scoring batch: large enough to keep the matrix products
 # efficient, small enough that a batch's logits (rows x vocabulary floats) stay well inside memory.
 MAX_TOKENS = 4096
-NORMALIZATIONS = ("none", "length", "ppl", "wp")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from rnngen.errors import ConfigError, InputError
+from rnngen.textfile import decode, split_lines
 from rnngen.rerank import (
-    Candidate, LMScore, NBestList, Normalization, RerankSettings, combine, decode_lines, detect_format, lm_feature,
+    Candidate, LMScore, NBestList, Normalization, RerankSettings, combine, detect_format, lm_feature,
     parse, rerank, score_candidates, scoring_text, write,
 )
 
@@ -39,8 +40,7 @@ def expected_feature(lm, text: str, method: str = "none", alpha: float = 0.6, oo
 
 
 def read_fixture(name: str, format: str | None = None) -> NBestList:
-    with open(FIXTURES / name, "rb") as handle:
-        return parse(decode_lines(handle, name), format, name)
+    return parse(split_lines(decode((FIXTURES / name).read_bytes(), name)), format, name)
 
 
 def num(text: str) -> float:
@@ -86,7 +86,7 @@ def test_format_is_detected_from_the_first_non_blank_line(lines, expected):
 
 def test_utf8_bom_crlf_and_non_ascii_text_are_read():
     data = "\ufeff0 ||| the café sat ||| LM0= -1 ||| -2\r\n0 ||| naïve – ok ||| LM0= -1 ||| -3\r\n".encode()
-    nbest = parse(decode_lines(data.splitlines(keepends=True), "x.moses"))
+    nbest = parse(split_lines(decode(data, "x.moses")))
     assert [c.text for c in nbest.candidates] == ["the café sat", "naïve – ok"]
     assert nbest.candidates[1].fields[3] == " -3"
     assert nbest.candidates[0].fields[0] == "0 "
@@ -94,11 +94,11 @@ def test_utf8_bom_crlf_and_non_ascii_text_are_read():
 
 @pytest.mark.parametrize("data, message", [
     (b"0 ||| ok ||| f= 1 ||| -1\n0 ||| ok \xff ||| f= 1 ||| -1\n", "x, line 2: not UTF-8 text"),
-    (b"0 ||| ok ||| f= 1 ||| -1\n\x00\x01\x02\n", "x, line 2: NUL bytes"),
+    (b"0 ||| ok ||| f= 1 ||| -1\n\x00\x01\x02\n", r"x looks like a binary file, not text \(a NUL byte on line 2\)"),
 ])
 def test_undecodable_lines_are_named(data, message):
     with pytest.raises(InputError, match=message):
-        parse(decode_lines(data.splitlines(keepends=True), "x"))
+        parse(split_lines(decode(data, "x")))
 
 
 @pytest.mark.parametrize("format, lines, message", [

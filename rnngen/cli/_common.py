@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import MISSING, fields
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -32,21 +31,29 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls, title: str, skip: tuple[str, ...] = ()) -> None:
-    """One flag per dataclass field, typed and documented from the field; default None means 'keep'."""
+def add_config_flags(parser: argparse.ArgumentParser, cls, title: str,
+                     skip: tuple[str, ...] = ()) -> argparse._ArgumentGroup:
+    """One flag per dataclass field, typed and documented from the field; default None means 'keep'.
+
+    Field metadata: `help`; `flag` (the option's name when the field's would be ambiguous, as `cache`
+    for CacheSettings.size); `type` (what the command line gives, when the field holds something
+    else or may be None); `metavar`; `default_help` (what an unset flag means, when not the default).
+    """
     group = parser.add_argument_group(title)
     for f in fields(cls):
         if f.name in skip:
             continue
-        names = (*FLAG_ALIASES.get(f.name, ()), flag(f.name))
+        names = (*FLAG_ALIASES.get(f.name, ()), flag(f.metadata.get("flag", f.name)))
         default = f.default if f.default is not MISSING else None
         kind = f.metadata.get("type") or type(default)  # an optional field (default None) says its type
-        helptext = f.metadata.get("help", "") + (f" (default {default})" if default is not None else "")
+        shown = f.metadata.get("default_help", default)
+        helptext = f.metadata.get("help", "") + (f" (default {shown})" if shown is not None else "")
         if kind is bool:
             group.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=helptext)
         else:
-            metavar = "N" if kind is int else ("X" if kind is float else "S")
+            metavar = f.metadata.get("metavar") or ("N" if kind is int else ("X" if kind is float else "S"))
             group.add_argument(*names, dest=f.name, type=kind, default=None, metavar=metavar, help=helptext)
+    return group
 
 
 def picked(args: argparse.Namespace, cls) -> dict[str, Any]:
@@ -55,32 +62,10 @@ def picked(args: argparse.Namespace, cls) -> dict[str, Any]:
 
 
 def read_lines(source: str | None) -> list[str]:
-    """Lines of a file, or of standard input for '-' or nothing; refuses binary and missing files."""
-    from rnngen.errors import InputError
+    """Lines of a file, or of standard input for '-' or nothing, read as every rnngen input is."""
+    from rnngen import textfile
 
-    if source in (None, "-"):
-        data = sys.stdin.buffer.read()
-        name = "standard input"
-    else:
-        path = Path(source)
-        if path.is_dir():
-            raise InputError(f"{source} is a folder; give a file with one sentence per line")
-        if not path.exists():
-            raise InputError(f"no such file: {source}")
-        if not path.is_file():  # a FIFO or a device would be read forever or block
-            raise InputError(f"{source} is not a regular file; pipe it in with '-' instead")
-        data = path.read_bytes()
-        name = source
-    if b"\x00" in data[:65536]:
-        raise InputError(f"{name} looks like a binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{name} is not UTF-8 text") from None
-    # Lines end at \n or \r\n only: a lone \r inside a line is not a line break (as Python's and NLTK's
-    # line-based readers, and `rnngen rerank`, see it), so line N is the Nth line an editor shows.
-    text = text.replace("\r\n", "\n")
-    return text.split("\n")[: -1 if text.endswith("\n") else None]
+    return textfile.read_lines(source, sys.stdin.buffer, folder_hint="give a file with one sentence per line")
 
 
 def load_model(name: str):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from rnngen.cli._common import add_threads_flag, emit, fmt_ppl, load_model, out
+from rnngen.cli._common import add_config_flags, add_threads_flag, emit, fmt_ppl, load_model, out, picked
+from rnngen.options import CacheSettings
 
 
 def register(sub) -> None:
@@ -17,13 +17,8 @@ def register(sub) -> None:
     p.add_argument("text", metavar="FILE", help="a text file, or a corpus name or folder (see --split)")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split of a corpus (default test)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    cache = p.add_argument_group("continuous cache (Grave et al. 2017): read the text as one document and mix the "
-                                 "model with a cache of its recent states")
-    cache.add_argument("--cache", type=int, default=0, metavar="N", help="cache the last N positions (0 = off)")
-    cache.add_argument("--cache-theta", type=float, default=0.3, metavar="X",
-                       help="how sharply states must match (default 0.3)")
-    cache.add_argument("--cache-weight", type=float, default=0.1, metavar="X",
-                       help="the cache's share of the mixture, 0-1 (default 0.1)")
+    cache = add_config_flags(p, CacheSettings, "continuous cache (Grave et al. 2017): read the text as one document and mix "
+                                       "the model with a cache of its recent states")
     cache.add_argument("--tune-on", metavar="TEXT",
                        help="choose --cache-theta and --cache-weight on this held-out text first: a file, or a "
                             "split name (train, valid, test) of the corpus being evaluated")
@@ -32,30 +27,18 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.corpus import load_corpus
-    from rnngen.corpus.local import read_text
-    from rnngen.corpus.stats import true_perplexity
-    from rnngen.cache import CacheSettings
     from rnngen.errors import InputError
 
-    if args.tune_on and not args.cache:
+    options = picked(args, CacheSettings)
+    if args.tune_on and not options.get("size"):
         raise InputError("--tune-on needs --cache N, the number of positions to cache")
-    cache = CacheSettings(args.cache, args.cache_theta, args.cache_weight).validate() if args.cache else None
+    cache = CacheSettings(**options).validate() if options.get("size") else None  # --cache 0: no cache
     lm = load_model(args.model)
-    path = Path(args.text)
-    floor, corpus = None, None
-    if path.is_file():
-        text, _ = read_text(path)
-        sentences = lm.tokenize_document(text)
-    else:
-        corpus = load_corpus(args.text, tokenized=lm.tokenizer.words == "whitespace", lowercase=lm.tokenizer.lowercase)
-        sentences = corpus.split(args.split)
-        floor = true_perplexity(corpus, args.split)
-    if not sentences:
-        raise InputError(f"{args.text} has no sentences to evaluate")
+    held = lm.held_out(args.text, args.split)
+    sentences, floor = held.sentences, held.floor
     tuned_ppl = None
     if cache is not None and args.tune_on:
-        cache, tuned_ppl = lm.tune_cache(_held_out(lm, args.tune_on, corpus), cache.size)
+        cache, tuned_ppl = lm.tune_cache(lm.tuning_text(args.tune_on, held).sentences, cache.size)
     result = lm.evaluate(sentences, cache=cache)
     report = {"model": lm.name, "text": args.text, "sentences": result.sentences, "tokens": result.tokens,
               "oov": result.oov, "oov_rate": result.oov_rate, "cross_entropy": result.cross_entropy,
@@ -85,17 +68,3 @@ def run(args: argparse.Namespace) -> int:
         table.add_row("cache", f"{cache.size:,} positions, theta {cache.theta:g}, weight {cache.weight:g}{tuned}")
     out.print(table)
     return 0
-
-
-def _held_out(lm, name: str, corpus) -> list[list[str]]:
-    """The text to tune the cache on: a split of the evaluated corpus, or a file."""
-    from rnngen.corpus.local import read_text
-    from rnngen.errors import InputError
-
-    if name in ("train", "valid", "test") and corpus is not None:
-        return corpus.split(name)
-    path = Path(name)
-    if not path.is_file():
-        raise InputError(f"--tune-on {name}: no such file (a split name needs a corpus as the text to evaluate)")
-    text, _ = read_text(path)
-    return lm.tokenize_document(text)

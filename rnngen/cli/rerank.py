@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import add_threads_flag, emit, err, load_model
+from rnngen.cli._common import add_config_flags, add_threads_flag, emit, err, load_model, picked
+from rnngen.options import RerankSettings
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -27,13 +28,7 @@ def register(sub) -> None:
     p.add_argument("nbest", metavar="NBEST", help="the n-best list ('-': standard input)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="input format (default: detected from the first line: '|||' moses, a tab tsv, else lines)")
-    p.add_argument("--weight", type=float, default=None, metavar="W",
-                   help="weight of the LM feature added to existing scores (default 1)")
-    p.add_argument("--normalize", default="none", metavar="none|length|ppl|wp:ALPHA",
-                   help="LM feature: none = log-prob; length = per token; ppl = minus the perplexity; "
-                        "wp:ALPHA = log-prob / ((5 + tokens) / 6) ** ALPHA (GNMT; wp alone = wp:0.6) (default none)")
-    p.add_argument("--oov-penalty", type=float, default=0.0, metavar="X",
-                   help="add X per unknown word to the LM feature (use a negative X to penalise; default 0)")
+    add_config_flags(p, RerankSettings, "the LM feature and how it is combined (the Score tab's candidate fields)")
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
@@ -42,10 +37,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.rerank import Normalization, RerankSettings, rerank, write
+    from rnngen.rerank import rerank, write
 
-    settings = RerankSettings(1.0 if args.weight is None else args.weight, Normalization.parse(args.normalize),
-                              args.oov_penalty).validate()
+    settings = RerankSettings.from_options(picked(args, RerankSettings))
     nbest = _read(args.nbest, args.format)
     if args.weight is not None and not nbest.has_scores:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
@@ -59,10 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(source: str, format: str | None):
-    from rnngen.rerank import decode_lines, parse, read_lines
+    from rnngen.rerank import parse, read_lines
+    from rnngen.textfile import STDIN
+    from rnngen import textfile
 
     if source == "-":
-        return parse(decode_lines(sys.stdin.buffer, "standard input"), format, "standard input")
+        return parse(textfile.read_lines("-", sys.stdin.buffer), format, STDIN)
     return parse(read_lines(source), format, source)
 
 

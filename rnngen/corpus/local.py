@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from rnngen.corpus.base import Corpus, Sentences, fingerprint, split_90_5_5
+from rnngen import textfile
 from rnngen.errors import CorpusError
 from rnngen.tokenize import TokenizerSettings, split_sentences, tokenize_words, train_punkt
 
@@ -47,51 +48,19 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 MAX_BYTES = 4 * 2**30  # WikiText-103's training text is 0.5 GB; 4 GiB of text needs well over 10 GB of memory
 
 def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes]:
-    """Decoded text (LF line ends) and the raw bytes; refuses missing, empty and binary files."""
-    if not path.exists():
+    """Decoded text (LF line ends) and the raw bytes; refuses missing, empty, huge and binary files."""
+    if not path.exists() and not path.is_symlink():
         raise CorpusError(f"no such file or folder: {path}")
-    if path.is_dir():
-        raise CorpusError(f"{path} is a folder, not a file")
-    if not path.is_file():  # a FIFO would block, /dev/zero would fill the memory
-        raise CorpusError(f"{path} is not a regular file (a pipe or a device); save the text to a file first")
+    textfile.checked_file(path, CorpusError, stdin_ok=False)
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise CorpusError(f"{path} is {size / 2**30:.1f} GiB; a corpus file may be at most "
                           f"{MAX_BYTES / 2**30:.0f} GiB (it is held in memory while it is prepared)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    text = _decode(raw, path, warnings)
+    raw = textfile.read_bytes(path, CorpusError, stdin_ok=False)
+    text = textfile.decode(raw, str(path), CorpusError, [] if warnings is None else warnings)
     if not text.strip():
         raise CorpusError(f"{path} is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n"), raw
-
-
-def _decode(raw: bytes, path: Path, warnings: list[str] | None) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16")
-        except UnicodeDecodeError:
-            raise CorpusError(f"{path} starts like UTF-16 but is not valid UTF-16") from None
-    if b"\x00" in raw[:65536] or _control_ratio(raw[:65536]) > 0.1:
-        raise CorpusError(f"{path} looks like a binary file, not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if warnings is not None:
-            warnings.append(f"{path.name} is not valid UTF-8 (byte {exc.start:,}); read it as Windows-1252/Latin-1")
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _control_ratio(sample: bytes) -> float:
-    if not sample:
-        return 0.0
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
-    return controls / len(sample)
 
 
 def strip_gutenberg(text: str) -> str:

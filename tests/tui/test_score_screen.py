@@ -371,3 +371,43 @@ async def test_typing_on_the_score_tab_goes_into_the_sentence_field(tiny_lm):
         field = app.query_one("#score-input")
         assert field.value == "the cat"
         assert app.focused is field
+
+
+def test_rerank_and_cache_options_come_from_the_engine_settings_in_both_faces():
+    import argparse
+    from dataclasses import fields
+
+    from rnngen.cli import evaluate as cli_evaluate
+    from rnngen.cli import rerank as cli_rerank
+    from rnngen.cli._common import picked
+    from rnngen.options import CacheSettings, Normalization, RerankSettings
+    from rnngen.tui.widgets import candidates
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    cli_rerank.register(sub)
+    cli_evaluate.register(sub)
+    commands = parser._subparsers._group_actions[0].choices
+    for command, cls in (("rerank", RerankSettings), ("eval", CacheSettings)):
+        actions = {a.dest: a for a in commands[command]._actions}
+        for f in fields(cls):
+            assert actions[f.name].help.startswith(f.metadata["help"])
+            assert actions[f.name].default is None  # unset: the settings' own default
+    assert candidates.HELP == {f.name: f.metadata["help"] for f in fields(RerankSettings)}
+    args = parser.parse_args(["rerank", "m", "x", "--normalize", "wp:0.5", "--oov-penalty", "-2"])
+    assert RerankSettings.from_options(picked(args, RerankSettings)) == RerankSettings(1.0, Normalization("wp", 0.5),
+                                                                                       -2.0)
+    assert picked(parser.parse_args(["eval", "m", "x", "--cache", "100"]), CacheSettings) == {"size": 100}
+
+
+async def test_the_tabs_weight_and_oov_tooltips_are_the_commands_help(tiny_lm):
+    from dataclasses import fields
+
+    from rnngen.options import RerankSettings
+
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        help_of = {f.name: f.metadata["help"] for f in fields(RerankSettings)}
+        assert app.query_one("#cand-weight", Input).tooltip == help_of["weight"]
+        assert app.query_one("#cand-oov", Input).tooltip == help_of["oov_penalty"]

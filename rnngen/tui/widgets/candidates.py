@@ -12,7 +12,7 @@ new criterion, α, weight or OOV penalty ranks again at once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,8 +26,9 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static, Tex
 from textual.worker import get_current_worker
 
 from rnngen.errors import ConfigError, InputError, RnngenError
-from rnngen.rerank import (DEFAULT_ALPHA, NBestList, Normalization, Ranked, Reranking, RerankSettings, combine,
-                           lm_scores, parse, read_lines, score_texts, scoring_text)
+from rnngen.options import DEFAULT_ALPHA, RerankSettings
+from rnngen.rerank import (NBestList, Ranked, Reranking, combine, lm_scores, parse, read_lines, score_texts,
+                           scoring_text)
 from rnngen.score import SentenceScore
 
 CRITERIA: tuple[tuple[str, str], ...] = (
@@ -38,6 +39,7 @@ CRITERIA: tuple[tuple[str, str], ...] = (
 )
 CRITERION_NAMES = {value: label for label, value in CRITERIA}
 DEFAULTS = RerankSettings()  # the defaults of `rnngen rerank` (weight 1, no OOV penalty)
+HELP = {f.name: f.metadata["help"] for f in fields(RerankSettings)}  # the command's --help, as tooltips
 LIST_NAME = "the list"  # how parse errors name the pasted text ("the list, line 3: ...")
 SENTENCE_MIN = 16  # narrowest sentence column
 CHUNK = 512  # candidates per scoring call: progress and cancellation between chunks
@@ -216,10 +218,10 @@ class CandidatesPanel(Vertical):
                         tooltip="wp length-penalty exponent α (a number ≥ 0), as --normalize wp:α")
             yield Label("weight", classes="cand-label", id="cand-weight-label")
             yield Input(f"{DEFAULTS.weight:g}", id="cand-weight", compact=True, restrict=r"[-+0-9.eE]*",
-                        tooltip="total = the list's own score + weight × LM feature, as --weight")
+                        tooltip=HELP["weight"])
             yield Label("oov", classes="cand-label")
             yield Input(f"{DEFAULTS.oov_penalty:g}", id="cand-oov", compact=True, restrict=r"[-+0-9.eE]*",
-                        tooltip="added to the LM feature per unknown word (negative penalises), as --oov-penalty")
+                        tooltip=HELP["oov_penalty"])
             yield Button("Rank", id="cand-rank", variant="primary", compact=True)
         yield Static("", id="cand-status")
         yield DataTable(id="cand-table", cursor_type="row", zebra_stripes=True)
@@ -238,10 +240,10 @@ class CandidatesPanel(Vertical):
         """The form as `rnngen rerank` settings, checked by the engine; ConfigError says what is wrong."""
         method = self.method
         alpha = self.query_one("#cand-alpha", Input).value.strip()
-        normalization = Normalization.parse(f"wp:{alpha}" if method == "wp" else method)
-        weight = _number(self.query_one("#cand-weight", Input).value.strip(), "weight")
-        oov = _number(self.query_one("#cand-oov", Input).value.strip(), "OOV penalty")
-        return RerankSettings(weight, normalization, oov).validate()
+        return RerankSettings.from_options({
+            "weight": _number(self.query_one("#cand-weight", Input).value.strip(), "weight"),
+            "normalization": f"wp:{alpha}" if method == "wp" else method,
+            "oov_penalty": _number(self.query_one("#cand-oov", Input).value.strip(), "OOV penalty")})
 
     def _sync_fields(self) -> None:
         wp = self.method == "wp"

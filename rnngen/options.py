@@ -1,0 +1,94 @@
+"""Options of the scoring-time features: the continuous cache and n-best reranking.
+
+Like `config` (model and training) and `sampling` (generation), these dataclasses carry each option's
+help in field metadata, from which the CLI's flags are generated and the TUI's fields take their
+tooltips, and `validate` is the one rule for every value. No torch here, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from rnngen.errors import ConfigError
+
+NORMALIZATIONS = ("none", "length", "ppl", "wp")
+DEFAULT_ALPHA = 0.6  # GNMT's length-penalty exponent (Wu et al., 2016)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """How many past positions the cache holds, how sharply it matches states, and its share of the mixture."""
+
+    size: int = field(default=500, metadata={
+        "help": "cache the last N positions", "flag": "cache", "default_help": "off: no cache"})
+    theta: float = field(default=0.3, metadata={"help": "how sharply states must match (at least 0)",
+                                                 "flag": "cache_theta"})
+    weight: float = field(default=0.1, metadata={"help": "the cache's share of the mixture, in [0, 1)",
+                                                  "flag": "cache_weight"})
+
+    def validate(self) -> "CacheSettings":
+        if self.size < 1:
+            raise ConfigError(f"cache size must be at least 1, got {self.size}")
+        if self.theta < 0:
+            raise ConfigError(f"cache theta must not be negative, got {self.theta}")
+        if not 0.0 <= self.weight < 1.0:
+            raise ConfigError(f"cache weight must be in [0, 1), got {self.weight}")
+        return self
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How a sentence log-probability becomes the LM feature (see `rnngen.score.normalized`)."""
+
+    method: str = "none"
+    alpha: float = DEFAULT_ALPHA
+
+    @classmethod
+    def parse(cls, spec: "str | Normalization") -> "Normalization":
+        """`none`, `length`, `ppl`, `wp` or `wp:ALPHA` (GNMT length penalty; ALPHA defaults to 0.6)."""
+        if isinstance(spec, Normalization):
+            return spec
+        method, colon, alpha = spec.strip().lower().partition(":")
+        if method not in NORMALIZATIONS or (colon and method != "wp"):
+            raise ConfigError("{normalize} must be none, length, ppl or wp:ALPHA (e.g. wp:0.6), got "
+                              + repr(spec), ("normalize",))
+        if not colon:
+            return cls(method)
+        try:
+            value = float(alpha)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"the wp ALPHA must be a number >= 0, got {alpha!r}")
+        return cls(method, value)
+
+    def __str__(self) -> str:
+        return f"wp:{self.alpha:g}" if self.method == "wp" else self.method
+
+
+@dataclass(frozen=True)
+class RerankSettings:
+    """new score = existing score + weight * (normalised LM score + oov_penalty * OOV count)."""
+
+    weight: float = field(default=1.0, metadata={
+        "help": "weight W of the LM feature added to the list's own scores (lists without scores: unused)"})
+    normalization: Normalization = field(default=Normalization(), metadata={
+        "help": "LM feature: none = log-prob; length = per token; ppl = minus the perplexity; "
+                "wp:ALPHA = log-prob / ((5 + tokens) / 6) ** ALPHA (GNMT; wp alone = wp:0.6)",
+        "flag": "normalize", "type": str, "metavar": "none|length|ppl|wp:ALPHA"})
+    oov_penalty: float = field(default=0.0, metadata={
+        "help": "add X per unknown word to the LM feature (a negative X penalises)"})
+
+    @classmethod
+    def from_options(cls, options: dict) -> "RerankSettings":
+        """Settings from option values as the faces hold them (the normalisation may be its text), checked."""
+        if "normalization" in options:
+            options = {**options, "normalization": Normalization.parse(options["normalization"])}
+        return cls(**options).validate()
+
+    def validate(self) -> "RerankSettings":
+        for name, value in (("weight", self.weight), ("oov_penalty", self.oov_penalty)):
+            if not math.isfinite(value):
+                raise ConfigError("{" + name + "} must be a finite number, got " + str(value), (name,))
+        return self
