@@ -125,8 +125,10 @@ def _softmax_in_place(logits: torch.Tensor) -> torch.Tensor:
     PyTorch's kernel takes one row at a time (max, exp-and-sum, divide)
     while the row is in cache: one pass over the matrix instead of the four
     of amax, subtract, exp and sum. Same results as torch.softmax, bit for bit.
+    `out=` the input keeps it to one (tokens x vocabulary) matrix; `test_softmax_over_its_input_is_exact`
+    fails on a torch where this stops being in place or exact.
     """
-    return torch.ops.aten._softmax.out(logits, 1, False, out=logits)
+    return torch.softmax(logits, 1, out=logits)
 
 
 def _nll(probs: torch.Tensor, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
@@ -183,5 +185,5 @@ def linear_target_logprobs(h: torch.Tensor, weight: torch.Tensor, bias: torch.Te
     Equal to `picked_logprobs(F.linear(h, weight, bias), targets)` to float32 rounding.
     """
     logits = _logits(h, weight, bias)
-    logprobs = torch.ops.aten._log_softmax.out(logits, 1, False, out=logits)
+    logprobs = torch.log_softmax(logits, 1, out=logits)  # in place, as `_softmax_in_place`
     return logprobs.gather(1, targets.clamp(min=0).unsqueeze(1)).squeeze(1)

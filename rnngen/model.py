@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -48,6 +48,8 @@ _CELLS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn_tanh": torch.rnn_
           "rnn_relu": torch.rnn_relu_cell}
 # The whole-sequence kernels nn.LSTM/GRU/RNN call, here one layer at a time (see `_layer_steps`).
 _LAYERS = {"lstm": torch.lstm, "gru": torch.gru, "rnn_tanh": torch.rnn_tanh, "rnn_relu": torch.rnn_relu}
+# one layer, one direction, batch-first, with its biases; dropout is rnngen's own (`_dropout`), between calls
+ONE_LAYER = dict(has_biases=True, num_layers=1, dropout=0.0, train=True, bidirectional=False, batch_first=True)
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -73,6 +75,7 @@ class RNNModel(nn.Module):
         self.config = config
         self.cell_path = cell_path
         self.vocab_size = vocab_size
+        self.generator: torch.Generator | None = None  # dropout's random numbers (see `_mask`)
         self.encoder = nn.Embedding(vocab_size, config.emb)
         # (ids, gradient) of lookups whose weight gradient `loss(defer_lookup=True)` holds back
         self._lookups: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -154,8 +157,13 @@ class RNNModel(nn.Module):
         if not (self.training and p > 0):
             return x
         shape = (x.size(0), 1, x.size(2)) if self.config.locked_dropout and x.dim() == 3 else x.shape
-        keep = (torch.rand(shape, device=x.device, dtype=x.dtype) >= p).to(x.dtype).mul_(1.0 / (1.0 - p))
-        return x * keep
+        return x * self._mask(shape, x, p)
+
+    def _mask(self, shape: Sequence[int], like: torch.Tensor, p: float) -> torch.Tensor:
+        """An inverted-dropout mask (0 or 1/(1-p)), drawn from `self.generator`: the trainer's own, so a run
+        draws the same masks whatever else uses torch's global generator meanwhile (None: the global one)."""
+        keep = torch.rand(shape, device=like.device, dtype=like.dtype, generator=self.generator) >= p
+        return keep.to(like.dtype).mul_(1.0 / (1.0 - p))
 
     def _embed(self, ids: torch.Tensor, lookups: list | None = None) -> torch.Tensor:
         """Embeddings, with whole words dropped while training (Gal & Ghahramani 2016).
@@ -169,7 +177,8 @@ class RNNModel(nn.Module):
         rows = self.encoder(ids) if lookups is None else _DeferredLookup.apply(weight, ids, lookups)
         if not (self.training and p > 0):
             return rows
-        keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(1 - p)
+        keep = torch.empty(weight.size(0), 1, device=weight.device, dtype=weight.dtype).bernoulli_(
+            1 - p, generator=self.generator)
         # masking the looked-up rows equals masking the matrix (the same values; the gradient to float
         # rounding) at the cost of the batch's words instead of the whole vocabulary, forward and backward
         return rows * keep[ids] / (1 - p)
@@ -214,13 +223,12 @@ class RNNModel(nn.Module):
         for layer in range(self.config.layers):
             weights = [getattr(rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
             if self.config.weight_drop > 0:
-                weights[1] = nn.functional.dropout(weights[1], self.config.weight_drop)
+                weights[1] = weights[1] * self._mask(weights[1].shape, weights[1], self.config.weight_drop)
             if lstm:
-                x, h, c = run(x, (hidden[0][layer : layer + 1], hidden[1][layer : layer + 1]), weights,
-                              True, 1, 0.0, True, False, True)
+                x, h, c = run(x, (hidden[0][layer : layer + 1], hidden[1][layer : layer + 1]), weights, **ONE_LAYER)
                 states.append((h, c))
             else:
-                x, h = run(x, hidden[layer : layer + 1], weights, True, 1, 0.0, True, False, True)
+                x, h = run(x, hidden[layer : layer + 1], weights, **ONE_LAYER)
                 states.append(h)
             if layer < self.config.layers - 1:
                 x = self._dropout(x)

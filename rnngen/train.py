@@ -117,8 +117,11 @@ class Trainer:
             checkpoint.check_replaceable(self.out, None, force)
         # the first save of a fresh run replaces what is there only with consent (checked above)
         self.replace = force and not resume
-        torch.manual_seed(train_config.seed)
+        # The run's own random numbers: batch order from `rng`, dropout masks from `generator`, weights
+        # drawn under the seed in a fork of torch's global state, which the run leaves as it found it.
         self.rng = random.Random(train_config.seed)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(train_config.seed)
         state = self._resume_state() if resume else None
         if state is not None:
             self.lm = LanguageModel.load(self.out, self.device)
@@ -126,9 +129,12 @@ class Trainer:
         else:
             model_config.validate()
             vocab = Vocabulary.build(corpus.train, model_config.vocab_size)
-            self.lm = LanguageModel.new(model_config, vocab, corpus.settings, train_config)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(train_config.seed)
+                self.lm = LanguageModel.new(model_config, vocab, corpus.settings, train_config)
             self.lm.corpus = corpus.describe()
             self.lm.module.to(self.device)
+        self.lm.module.generator = self.generator
         vocab = self.lm.vocab
         self.train_ids = [vocab.encode(s) for s in corpus.train if s]
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
@@ -169,7 +175,7 @@ class Trainer:
         # epochs run after the saved state (no improvement, so not saved) are run again from it
         self.history = [h for h in self.lm.history.get("epochs", []) if is_record(h) and h["epoch"] < self.epoch]
         self.rng.seed(self.config.seed + self.epoch)
-        torch.manual_seed(self.config.seed + self.epoch)
+        self.generator.manual_seed(self.config.seed + self.epoch)
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> Iterator[Event]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from rnngen.bench.turns import OwnClock, own_random_state, take_turns
+from rnngen.bench.turns import OwnClock, take_turns
 from rnngen.config import ModelConfig, TrainConfig
 from rnngen.events import EpochDone, Finished
 from rnngen.train import Trainer
@@ -97,7 +97,7 @@ def final_weights(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in trainer.lm.module.state_dict().items()}
 
 
-def interleaved(tmp_path: Path, keep_own_state: bool) -> list[dict[str, torch.Tensor]]:
+def interleaved(tmp_path: Path) -> list[dict[str, torch.Tensor]]:
     """Two runs switching after every event (each item costs its run a second of a fake clock)."""
     wall = FakeTime()
 
@@ -109,9 +109,7 @@ def interleaved(tmp_path: Path, keep_own_state: bool) -> list[dict[str, torch.Te
     trainers, runs = [], []
     for name, hidden in (("a", 8), ("b", 12)):
         trainer = dropout_trainer(tmp_path, name, hidden)
-        run = ticking(trainer.run())
-        # as the bench does: each run's state is taken right after its own seeding and set-up
-        runs.append(own_random_state(run, trainer.device) if keep_own_state else run)
+        runs.append(ticking(trainer.run()))  # as the bench does: no random state swapped around the steps
         trainers.append(trainer)
     switches = [index for index, _ in take_turns(runs, [OwnClock(wall), OwnClock(wall)], turn_s=1.0)]
     assert switches[:4] == [0, 1, 0, 1]   # they really alternate
@@ -125,11 +123,23 @@ def test_runs_taking_turns_draw_what_they_would_draw_alone(tmp_path: Path):
         for _ in trainer.run():
             pass
         alone.append(final_weights(trainer))
-    together = interleaved(tmp_path / "turns", keep_own_state=True)
+    together = interleaved(tmp_path / "turns")
     for mine, theirs in zip(alone, together):
         assert mine.keys() == theirs.keys()
         for key in mine:
             assert torch.equal(mine[key], theirs[key]), key
-    # without their own random state, the two runs draw from one stream and both end elsewhere
-    shared = interleaved(tmp_path / "shared", keep_own_state=False)
-    assert not all(torch.equal(alone[0][k], shared[0][k]) for k in alone[0])
+
+
+def test_a_run_leaves_torchs_global_random_state_as_it_found_it(tmp_path: Path):
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    trainer = dropout_trainer(tmp_path, "a", 8)
+    for _ in trainer.run():
+        pass
+    assert torch.equal(torch.get_rng_state(), before)
+    # and the masks came from the run's own generator: the same seed, the same weights
+    again = dropout_trainer(tmp_path / "again", "a", 8)
+    for _ in again.run():
+        pass
+    first = final_weights(trainer)
+    assert all(torch.equal(first[k], v) for k, v in final_weights(again).items())

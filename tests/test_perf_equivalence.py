@@ -410,3 +410,17 @@ def test_a_held_back_embedding_gradient_cannot_be_lost_silently():
     model.backward(loss)  # the one call: nothing pending, the embedding has its gradient
     assert model._lookups == [] and model.encoder.weight.grad is not None
     model.loss(ids, ids, defer_lookup=True)  # and the next loss is fine
+
+
+def test_softmax_over_its_input_is_exact():
+    """rnngen.loss writes (log-)softmax over the logits (`out=` the input): in place and bit-equal to a new tensor."""
+    from rnngen.loss import _softmax_in_place
+
+    logits = torch.randn(37, 501, generator=torch.Generator().manual_seed(8)) * 4
+    expected, expected_log = torch.softmax(logits, 1), torch.log_softmax(logits, 1)
+    buffer = logits.clone()
+    out = _softmax_in_place(buffer)
+    assert out.data_ptr() == buffer.data_ptr() and torch.equal(out, expected)
+    buffer = logits.clone()
+    out = torch.log_softmax(buffer, 1, out=buffer)
+    assert out.data_ptr() == buffer.data_ptr() and torch.equal(out, expected_log)

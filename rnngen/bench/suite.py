@@ -24,7 +24,7 @@ import torch
 from rnngen.bench import measure
 from rnngen.bench.kneser_ney import KneserNey
 from rnngen.bench.recipe import Recipe
-from rnngen.bench.turns import OwnClock, own_random_state, take_turns
+from rnngen.bench.turns import OwnClock, take_turns
 from rnngen.config import PRESETS, ModelConfig, TrainConfig
 from rnngen.corpus import Corpus, load_corpus
 from rnngen.data import batches, stream_tensor
@@ -245,7 +245,7 @@ def budget_runs(corpus: Corpus, specs: Sequence[dict], device: torch.device, min
             trainer = Trainer(data, model_config, on_device(train_config, device, amp), Path(tmp) / spec["name"],
                               clock=clock)
             trainers.append(trainer)
-            runs.append(own_random_state(trainer.run(), trainer.device))
+            runs.append(trainer.run())  # each trainer draws from its own generator (`Trainer.generator`)
         logs = [{"rates": [], "epochs": [], "finished": None} for _ in specs]
         for index, event in take_turns(runs, clocks, turn_seconds):
             _record(event, specs[index], trainers[index].config, logs[index], progress)

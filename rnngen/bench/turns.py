@@ -4,8 +4,8 @@ A shared VM drifts: the same training step measured 55 ms and, ten minutes
 later, 74 ms. Two 6-minute budget runs one after the other then meet
 different machines, and their ratio says as much about the hour as about the
 configurations. Taken in turns of a few seconds, both see the same
-conditions, and each still gets exactly its budget of its own time, and its
-own stream of random numbers.
+conditions, and each still gets exactly its budget of its own time (and, being a
+`Trainer`, its own stream of random numbers: `Trainer.generator`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence, TypeVar
 
-import torch
 
 T = TypeVar("T")
 _DONE = object()
@@ -60,37 +59,3 @@ def take_turns(runs: Sequence[Iterator[T]], clocks: Sequence[OwnClock], turn_s: 
                     live.remove(index)
                     break
                 yield index, item
-
-
-def own_random_state(run: Iterator[T], device: torch.device) -> Iterator[T]:
-    """`run` with torch's random state to itself: it draws what it would draw running alone.
-
-    Dropout masks come from torch's global generator, which two runs taking
-    turns would otherwise share, each then drawing from where the other left
-    off. The state starts as it is when this is called (just after the run's
-    own seeding and set-up) and is swapped in around every step of the run.
-    """
-    cuda = device.type == "cuda"
-    return _swapped(run, _rng_state(cuda), cuda)  # the state taken now, not at the first step
-
-
-def _swapped(run: Iterator[T], mine: tuple, cuda: bool) -> Iterator[T]:
-    while True:
-        theirs = _rng_state(cuda)
-        _set_rng_state(mine, cuda)
-        item = next(run, _DONE)
-        mine = _rng_state(cuda)
-        _set_rng_state(theirs, cuda)
-        if item is _DONE:
-            return
-        yield item
-
-
-def _rng_state(cuda: bool) -> tuple:
-    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if cuda else None
-
-
-def _set_rng_state(state: tuple, cuda: bool) -> None:
-    torch.set_rng_state(state[0])
-    if cuda:
-        torch.cuda.set_rng_state_all(state[1])
