@@ -62,11 +62,6 @@ def scheduled_lr(base: float, schedule: str, fraction: float) -> float:
     return base
 
 
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-
-
 def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: TrainConfig) -> None:
     """Refuse corpora that cannot fill one batch, with a hint what to change."""
     if not valid_ids:
@@ -139,19 +134,28 @@ class Trainer:
         self.train_ids = [vocab.encode(s) for s in corpus.train if s]
         self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
         check_sizes(self.train_ids, self.valid_ids, train_config)
-        self.lr = train_config.learning_rate
         # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
         self.amp = train_config.precision == "bf16"
         # oneDNN's bf16 RNN primitive exists only on CPUs with native bf16; elsewhere the recurrent layers take
         # ATen's own kernels in float32 (`hardware.rnn_autocast`), so bf16 trains on every CPU.
         self.amp_context = hardware.rnn_autocast(self.device) if self.amp else contextlib.nullcontext
-        self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, self.lr)
+        self.optimizer = make_optimizer(self.lm.module.parameters(), train_config, train_config.learning_rate)
         self.epoch, self.best, self.stale = 1, math.inf, 0
         # the running mean of the weights over the run's last `average` share (None until it starts)
         self.averaged: torch.optim.swa_utils.AveragedModel | None = None
         self.history: list[dict] = []
         if state is not None:
             self._restore(state)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate now: the optimiser's own, the one place it is kept (the config holds the first)."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
 
     def _resume_state(self) -> dict | None:
         if not (self.out / "config.json").exists():
@@ -167,8 +171,7 @@ class Trainer:
         except (KeyError, ValueError, TypeError, RuntimeError, IndexError) as exc:
             raise CheckpointError(f"cannot resume: {self.out}/trainer.pt holds another model's or another "
                                   f"optimizer's state ({str(exc).splitlines()[0][:120]})") from None
-        self.lr = float(state["lr"])
-        set_lr(self.optimizer, self.lr)
+        self.lr = float(state["lr"])  # as saved (the optimiser's state holds it too)
         self.epoch = int(state["epoch"]) + 1
         self.best = float(state["best"])
         self.stale = int(state.get("stale", 0))
@@ -269,7 +272,6 @@ class Trainer:
         progress = self._progress(n, per_epoch, start, deadline)
         if cfg.schedule != "plateau":
             self.lr = scheduled_lr(cfg.learning_rate, cfg.schedule, progress)
-            set_lr(self.optimizer, self.lr)
         if cfg.average and progress >= 1.0 - cfg.average:
             self._update_average()
 
@@ -328,7 +330,6 @@ class Trainer:
             self.stale += 1
             if cfg.schedule == "plateau":  # a decaying schedule alone sets the rate
                 self.lr /= cfg.anneal if cfg.optimizer == "sgd" else max(cfg.anneal / 2, 1.0)
-                set_lr(self.optimizer, self.lr)
             self._save_history()
 
     def _save(self, ppl: float) -> Checkpointed:

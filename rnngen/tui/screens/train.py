@@ -199,10 +199,10 @@ class TrainPane(Horizontal):
         except RnngenError as exc:
             app.notify(str(exc), title="Cannot train", severity="error", timeout=8)
             return
-        from rnngen.checkpoint import resolve
+        from rnngen.checkpoint import looks_like_model, resolve
 
         out = resolve(name, app.checkpoints)
-        if not resume and (out / "config.json").exists():
+        if not resume and looks_like_model(out):
             from rnngen.tui.screens.dialogs import ConfirmScreen
 
             def answered(yes: bool | None) -> None:
