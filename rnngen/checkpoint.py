@@ -260,12 +260,7 @@ def _repair(folder: Path) -> bool:
 # -- reading ------------------------------------------------------------------
 def read_file(path: Path, limit: int = JSON_LIMIT) -> bytes:
     """A checkpoint file's bytes: a regular file (no link, FIFO or device), at most `limit` bytes."""
-    try:
-        info = os.lstat(path)
-    except OSError as exc:
-        raise CheckpointError(f"{path} cannot be read: {exc.strerror}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise CheckpointError(f"{path} is not a regular file")
+    info = read_file_check(path)
     if info.st_size > limit:
         raise CheckpointError(f"{path} is {info.st_size:,} bytes, more than the {limit:,} a checkpoint file may be")
     try:
@@ -434,14 +429,15 @@ def weight_shapes(folder: Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"{path} is corrupt: {exc}") from None
 
 
-def read_file_check(path: Path) -> None:
-    """Refuse a weights file that is not a regular file (a link, FIFO or device)."""
+def read_file_check(path: Path) -> os.stat_result:
+    """Refuse a checkpoint file that is not a regular file (a link, FIFO or device); its status otherwise."""
     try:
         info = os.lstat(path)
     except OSError as exc:
         raise CheckpointError(f"{path} cannot be read: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode):
         raise CheckpointError(f"{path} is not a regular file")
+    return info
 
 
 def load_weights(folder: Path, module) -> None:
