@@ -7,7 +7,7 @@ through these methods.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -17,6 +17,8 @@ from rnngen import checkpoint
 from rnngen import cache as continuous_cache
 from rnngen.cache import CacheSettings
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
+from rnngen.conventions import Conventions
+from rnngen.conventions import apply as apply_conventions
 from rnngen.data import evaluation_batches
 from rnngen.errors import CheckpointError, ConfigError, InputError
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
@@ -99,6 +101,15 @@ class LanguageModel:
     path: Path | None = None
     # which training run these weights belong to: a save may replace only its own run's model (`checkpoint.save`)
     run_id: str | None = field(default_factory=checkpoint.new_run_id)
+    # how a pre-tokenized corpus writes text, applied to typed input (`rnngen.conventions`); None: learn
+    # them from the vocabulary (a model saved before they were stored)
+    conventions: Conventions | None = None
+
+    def __post_init__(self) -> None:
+        if self.conventions is None and self.tokenizer.words == "whitespace":
+            self.conventions = Conventions.learn(self.vocab.words)
+        if self.conventions is not None and self.tokenizer.lowercase:
+            self.conventions = replace(self.conventions, lowercase=True)
 
     # -- building and storing -------------------------------------------------
     @classmethod
@@ -115,6 +126,8 @@ class LanguageModel:
             model_config = from_dict(ModelConfig, data.config["model"]).validate()
             train_config = from_dict(TrainConfig, data.config.get("train", {}))
             tokenizer = TokenizerSettings.from_dict(data.config.get("tokenizer", {}))
+            saved = data.config.get("tokenizer", {}).get("conventions")
+            conventions = Conventions.from_dict(saved) if isinstance(saved, dict) else None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{folder}/config.json or vocab.json is corrupt: {exc}") from None
         except ConfigError as exc:
@@ -127,13 +140,14 @@ class LanguageModel:
                                   "it cannot score or generate")
         module.to(device).eval()
         return cls(module, vocab, tokenizer, model_config, train_config, data.history, data.corpus, folder,
-                   data.config.get("run"))
+                   data.config.get("run"), conventions)
 
     def checkpoint_data(self) -> checkpoint.CheckpointData:
         config = {
             "model": to_dict(self.model_config),
             "train": to_dict(self.train_config),
-            "tokenizer": self.tokenizer.to_dict(),
+            "tokenizer": self.tokenizer.to_dict() | (
+                {"conventions": self.conventions.to_dict()} if self.conventions is not None else {}),
             "vocab_size": len(self.vocab),
             "parameters": self.module.num_parameters(),
         }
@@ -155,14 +169,18 @@ class LanguageModel:
     def tokenize(self, sentence: str, pretokenized: bool = False) -> list[str]:
         """The model's tokens for `sentence`; `pretokenized` takes its space-separated tokens as they are.
 
+        A model of a pre-tokenized corpus (PTB, WikiText) rewrites typed text to its corpus's conventions
+        (`rnngen.conventions`: `The company's shares.` -> `the company 's shares` on PTB); text already
+        written so is left as it is.
+
         Detokenized text does not always tokenize back to the same tokens (Treebank rules: `''` can come
         back as two backticks, `a... .` as `a ....`), so text the model generated is scored exactly only
         as the tokens that were sampled (`rnngen generate --tokens`, then `rnngen score --pretokenized`).
         """
         if pretokenized:
-            from dataclasses import replace
-
             return tokenize_words(sentence, replace(self.tokenizer, words="whitespace"))
+        if self.conventions is not None:  # a pre-tokenized corpus: typed text is written its way
+            return apply_conventions(sentence, self.conventions, self.vocab.__contains__)
         return tokenize_words(sentence, self.tokenizer)
 
     def tokenize_document(self, text: str) -> list[list[str]]:
@@ -171,7 +189,6 @@ class LanguageModel:
         The file's own layout decides how sentences are found: one per line
         when it is written so (PTB, a tokenized test split), otherwise Punkt.
         """
-        from dataclasses import replace
 
         from rnngen.corpus.local import looks_line_per_sentence, text_to_sentences
 

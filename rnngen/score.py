@@ -75,15 +75,32 @@ class SentenceScore:
     def perplexity(self) -> float:
         return math.exp(-self.per_token) if self.tokens else float("inf")
 
+    @property
+    def scored(self) -> str:
+        """The tokens the model saw (its corpus's way of writing the text), `</s>` aside."""
+        return " ".join(t.token for t in self.tokens[:-1])
+
+    @property
+    def flag(self) -> str:
+        """What makes the number say little about the model: "empty" (only `</s>` was scored),
+        "unknown-only" (every word is `<unk>`), or "" for an ordinary sentence."""
+        if len(self.tokens) <= 1:
+            return "empty"
+        if all(t.oov for t in self.tokens[:-1]):
+            return "unknown-only"
+        return ""
+
     def to_dict(self, with_tokens: bool = True) -> dict:
         out = {
             "text": self.text,
+            "scored": self.scored,
             "logprob": self.logprob,
             "log10prob": self.log10prob,
             "tokens": self.num_tokens,
             "perplexity": self.perplexity,
             "per_token": self.per_token,
             "oov": self.oov_count,
+            "flag": self.flag,
         }
         if with_tokens:
             out["token_scores"] = [{"token": t.token, "logprob": t.logprob, "oov": t.oov} for t in self.tokens]
@@ -117,6 +134,15 @@ def check_scorable(tokens: Sequence[str], vocab: Vocabulary, text: str, where: s
         raise InputError(f"{where} is an empty sentence")
     if all(vocab.is_oov(t) for t in tokens):
         raise InputError(f"{where} has only words the model does not know: {text.strip()[:60]!r}")
+
+
+def flagged(scores: Sequence[SentenceScore]) -> dict[str, list[int]]:
+    """The 1-based numbers of the flagged sentences, by flag (see `SentenceScore.flag`)."""
+    out: dict[str, list[int]] = {}
+    for number, score in enumerate(scores, 1):
+        if score.flag:
+            out.setdefault(score.flag, []).append(number)
+    return out
 
 
 @in_eval_mode

@@ -84,9 +84,6 @@ class Vocabulary:
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.id(t) for t in tokens]
 
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.words[i] for i in ids]
-
     def is_oov(self, word: str) -> bool:
         """True for words the model only knows as `<unk>` (a literal `<unk>` counts too)."""
         return self.id(word) == self.unk_id

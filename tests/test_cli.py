@@ -54,7 +54,7 @@ def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tm
     assert sum(t["logprob"] for t in rows[0]["token_scores"]) == pytest.approx(rows[0]["logprob"], abs=1e-9)
     tsv = cli("score", model, "--format", "tsv", stdin="a dog .\n")
     header, row = tsv.stdout.splitlines()
-    assert header.split("\t") == ["text", "logprob", "log10prob", "tokens", "perplexity", "oov"]
+    assert header.split("\t") == ["text", "logprob", "log10prob", "tokens", "perplexity", "oov", "flag"]
     assert row.split("\t")[0] == "a dog ." and row.split("\t")[3] == "4"
     gen1 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
     gen2 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
@@ -117,11 +117,35 @@ def test_bad_checkpoints_and_sentences(tiny_lm_path, tmp_path):
     for name in ("config.json", "vocab.json", "model.safetensors"):
         (corrupt / name).write_text("{not json")
     assert_clean_error(main_here("score", str(corrupt), stdin="a b\n"), "corrupt")
-    assert_clean_error(main_here("score", model, stdin="the cat .\n\nthe dog .\n"), "line 2 is an empty sentence")
-    assert_clean_error(main_here("score", model, stdin="zebra giraffe\n"), "only words the model does not know")
+    assert_clean_error(main_here("score", model, "--strict", stdin="the cat .\n\nthe dog .\n"),
+                       "line 2 is an empty sentence")
+    assert_clean_error(main_here("score", model, "--strict", stdin="zebra giraffe\n"),
+                       "only words the model does not know")
     assert_clean_error(main_here("score", model, stdin=""), "empty")
     assert_clean_error(main_here("generate", model, "--temperature", "-1"), "temperature")
     assert_clean_error(main_here("generate", model, "--top-p", "0"), "top-p")
+
+
+def test_a_batch_scores_every_line_and_flags_the_ones_that_say_little(tiny_lm_path):
+    """2,000 lines with one of unknown words only and one empty: all scored, flagged, named on stderr."""
+    import json
+
+    lines = ["the cat sat on the mat ."] * 2000
+    lines[8], lines[1500] = "zebra giraffe", ""
+    result = main_here("score", str(tiny_lm_path), "--format", "jsonl", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 2000
+    assert {i + 1: r["flag"] for i, r in enumerate(rows) if r["flag"]} == {9: "unknown-only", 1501: "empty"}
+    assert rows[8]["scored"] == "zebra giraffe" and [t["oov"] for t in rows[8]["token_scores"]] == [True, True, False]
+    assert rows[1500]["tokens"] == 1 and rows[1500]["token_scores"][0]["token"] == "</s>"
+    assert result.stderr.splitlines() == [
+        "rnngen: warning: 1 empty line (1501); scored as the model scores them and flagged 'empty' (--strict "
+        "refuses them)",
+        "rnngen: warning: 1 line made only of unknown words (9); scored as the model scores them and flagged "
+        "'unknown-only' (--strict refuses them)"]
+    tsv = main_here("score", str(tiny_lm_path), "--format", "tsv", stdin="zebra giraffe\nthe cat .\n")
+    assert [row.split("\t")[-1] for row in tsv.stdout.splitlines()] == ["flag", "unknown-only", ""]
 
 
 def test_main_returns_exit_codes_in_process(tiny_lm_path, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import add_threads_flag, emit, fmt_ppl, load_model, out, read_lines
+from rnngen.cli._common import add_threads_flag, emit, err, fmt_ppl, load_model, out, read_lines
 from rnngen.cli._display import safe, tsv_field
 
 
@@ -15,9 +15,12 @@ def register(sub) -> None:
                                    "are natural logs; log10 is given too. Words outside the vocabulary count as <unk>.")
     p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
     p.add_argument("input", metavar="FILE", nargs="?", default="-", help="sentences, one per line ('-' or nothing: stdin)")
-    p.add_argument("--pretokenized", action="store_true",
+    p.add_argument("--tokenized", "--pretokenized", dest="pretokenized", action="store_true",
                    help="the lines are tokens separated by spaces (as `rnngen generate --tokens` prints them): "
-                        "score them as they are, without the model's tokenizer")
+                        "score them as they are, without the model's tokenizer or its corpus's conventions")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse the whole input when a line is empty or made only of unknown words (default: "
+                        "score it, flag it in the output and name it on stderr)")
     p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
     add_threads_flag(p)
     p.set_defaults(run=run)
@@ -25,25 +28,43 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnngen.errors import InputError
-    from rnngen.score import check_scorable
+    from rnngen.score import check_scorable, flagged
 
     lm = load_model(args.model)
     lines = read_lines(args.input)
     if not any(line.strip() for line in lines):
         raise InputError("no sentences to score: the input is empty")
-    for number, line in enumerate(lines, 1):
-        check_scorable(lm.tokenize(line, args.pretokenized), lm.vocab, line, f"line {number}")
-    scores = lm.score(lines, pretokenized=args.pretokenized)
-    if args.format == "jsonl":
+    if args.strict:
+        for number, line in enumerate(lines, 1):
+            check_scorable(lm.tokenize(line, args.pretokenized), lm.vocab, line, f"line {number}")
+    scores = lm.score(lines, allow_empty=True, pretokenized=args.pretokenized)
+    _write(scores, args.format)
+    _warn(flagged(scores))
+    return 0
+
+
+def _write(scores, format: str) -> None:
+    if format == "jsonl":
         for s in scores:
             emit(json.dumps(s.to_dict(), ensure_ascii=False))
-    elif args.format == "tsv":
-        emit("text\tlogprob\tlog10prob\ttokens\tperplexity\toov")
+    elif format == "tsv":
+        emit("text\tlogprob\tlog10prob\ttokens\tperplexity\toov\tflag")
         for s in scores:
-            emit(f"{tsv_field(s.text)}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}")
+            emit(f"{tsv_field(s.text)}\t{s.logprob:.6f}\t{s.log10prob:.6f}\t{s.num_tokens}\t{s.perplexity:.4f}\t{s.oov_count}"
+                 f"\t{s.flag}")
     else:
         out.print(_table(scores))
-    return 0
+
+
+def _warn(flags: dict[str, list[int]]) -> None:
+    """Name the lines whose numbers say little about the model, as `rnngen rerank` does."""
+    for flag, what in (("empty", "empty line{s}"), ("unknown-only", "line{s} made only of unknown words")):
+        numbers = flags.get(flag, [])
+        if numbers:
+            shown = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
+            err.print(f"rnngen: warning: {len(numbers):,} {what.format(s='s' if len(numbers) > 1 else '')} "
+                      f"({shown}); scored as the model scores them and flagged {flag!r} (--strict refuses them)",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def _table(scores):
@@ -53,7 +74,16 @@ def _table(scores):
     table.add_column("sentence", overflow="fold", ratio=1)
     for name in ("log P", "log10 P", "tokens", "ppl", "per token", "OOV"):
         table.add_column(name, justify="right", no_wrap=True)
+    flags = any(s.flag for s in scores)
+    if flags:
+        table.add_column("flag", no_wrap=True)
     for s in scores:
-        table.add_row(safe(s.text), f"{s.logprob:.3f}", f"{s.log10prob:.3f}", str(s.num_tokens), fmt_ppl(s.perplexity),
-                      f"{s.per_token:.3f}", str(s.oov_count))
+        row = [safe(_shown(s)), f"{s.logprob:.3f}", f"{s.log10prob:.3f}", str(s.num_tokens), fmt_ppl(s.perplexity),
+               f"{s.per_token:.3f}", str(s.oov_count)]
+        table.add_row(*row, *([s.flag] if flags else []))
     return table
+
+
+def _shown(score) -> str:
+    """The sentence, and below it the tokens the model scored where they differ from its words."""
+    return score.text if score.scored == " ".join(score.text.split()) else f"{score.text}\n→ {score.scored}"
