@@ -190,7 +190,7 @@ def _word(word: str, conventions: Conventions, known: Callable[[str], bool]) -> 
             money.group(2) != "N" or conventions.numbers == "N"):
         return [money.group(1), money.group(2)]
     split = _TREEBANK_SPLITS.get(word.lower())  # `cannot` is `can not` in Treebank-tokenized text
-    if split and all(_is_known(word[a:b], conventions, known) for a, b in split):
+    if split and known("n't") and all(_is_known(word[a:b], conventions, known) for a, b in split):
         return [word[a:b] for a, b in split]
     negation = _NEGATION.match(word)  # Treebank's `do n't`, before Moses' `don 't`
     if negation and _is_known(negation.group(2), conventions, known):

@@ -18,6 +18,8 @@ import torch
 from rnngen.model import in_eval_mode
 from rnngen.vocab import EOS
 
+LN2 = math.log(2.0)
+
 if TYPE_CHECKING:
     from rnngen.lm import LanguageModel
 
@@ -34,10 +36,20 @@ class WordDetail:
     candidates: int  # how many words competed (the vocabulary without `<s>`)
     oov: bool
     alternatives: tuple[tuple[str, float], ...]  # the model's top words here, most probable first
+    entropy: float = 0.0  # of the whole next-word distribution here, in nats: how unsure the model was
 
     @property
     def prob(self) -> float:
         return math.exp(self.logprob)
+
+    @property
+    def surprisal_bits(self) -> float:
+        """-log2 P(token | context): the unit of psycholinguistics' surprisal."""
+        return -self.logprob / LN2
+
+    @property
+    def entropy_bits(self) -> float:
+        return self.entropy / LN2
 
 
 @in_eval_mode
@@ -63,6 +75,7 @@ def word_details(lm: "LanguageModel", tokens: Sequence[str], k: int = 10) -> lis
     ranked[:, vocab.bos_id] = -math.inf
     top_values, top_ids = torch.topk(ranked, min(k, len(vocab) - 1), dim=-1)
     targets = [*vocab.encode(tokens), vocab.eos_id]
+    entropies = (-(logp.exp() * logp).nansum(dim=-1)).tolist()  # 0 * log 0 = 0
     details = []
     for i, (token, target) in enumerate(zip([*tokens, EOS], targets)):
         value = ranked[i, target]
@@ -72,6 +85,7 @@ def word_details(lm: "LanguageModel", tokens: Sequence[str], k: int = 10) -> lis
         details.append(WordDetail(
             index=i, token=token, predicted=vocab.words[target], logprob=float(logp[i, target]), rank=rank,
             candidates=len(vocab) - 1, oov=token != EOS and target == vocab.unk_id, alternatives=alternatives,
+            entropy=entropies[i],
         ))
     return details
 

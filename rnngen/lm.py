@@ -21,6 +21,7 @@ from rnngen.conventions import Conventions
 from rnngen.conventions import apply as apply_conventions
 from rnngen.data import evaluation_batches
 from rnngen.errors import CheckpointError, ConfigError, InputError
+from rnngen.inspect import WordDetail, word_details
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
 from rnngen.score import MAX_TOKENS, SentenceScore, evaluate_ids, score_tokens
@@ -231,14 +232,23 @@ class LanguageModel:
 
     # -- scoring --------------------------------------------------------------
     def score(self, sentences: Sequence[str], allow_empty: bool = False, max_tokens: int = MAX_TOKENS,
-              pretokenized: bool = False) -> list[SentenceScore]:
-        """Score raw sentences (one string each), tokenized as the training corpus was (or split on spaces)."""
+              pretokenized: bool = False, given: str = "") -> list[SentenceScore]:
+        """Score raw sentences (one string each), tokenized as the training corpus was (or split on spaces).
+
+        With `given`, each sentence is scored as a continuation of that text: P(sentence | <s> given),
+        the given words not counted (`rnngen score --given`).
+        """
         tokenized = [self.tokenize(s, pretokenized) for s in sentences]
         if not allow_empty:
             for n, tokens in enumerate(tokenized, 1):
                 if not tokens:
                     raise InputError(f"sentence {n} is empty")
-        return score_tokens(self.module, self.vocab, tokenized, [s.strip() for s in sentences], max_tokens)
+        prefix = self.tokenize(given, pretokenized) if given else []
+        return score_tokens(self.module, self.vocab, tokenized, [s.strip() for s in sentences], max_tokens, prefix)
+
+    def details(self, tokens: Sequence[str], alternatives: int = 0) -> list[WordDetail]:
+        """Each predicted token's rank among all words and the entropy there (`rnngen.inspect`)."""
+        return word_details(self, tokens, alternatives)
 
     def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = MAX_TOKENS) -> list[SentenceScore]:
         return score_tokens(self.module, self.vocab, tokenized, None, max_tokens)

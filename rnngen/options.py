@@ -1,4 +1,4 @@
-"""Options of the scoring-time features: the continuous cache and n-best reranking.
+"""Options of the scoring-time features: the continuous cache, n-best reranking, unknown words in comparisons.
 
 Like `config` (model and training) and `sampling` (generation), these dataclasses carry each option's
 help in field metadata, from which the CLI's flags are generated and the TUI's fields take their
@@ -92,3 +92,33 @@ class RerankSettings:
             if not math.isfinite(value):
                 raise ConfigError("{" + name + "} must be a finite number, got " + str(value), (name,))
         return self
+
+
+@dataclass(frozen=True)
+class UnknownWords:
+    """How an unknown word counts in a comparison: log P(<unk>) - log(types) + penalty, per unknown word."""
+
+    types: int = field(default=1, metadata={"help": "spread <unk>'s probability over N unknown word types "
+                                                    "(subtract log N per unknown word; 1 = as scored)",
+                                            "flag": "unk_types"})
+    penalty: float = field(default=0.0, metadata={"help": "add X nats per unknown word (negative penalises)",
+                                                  "flag": "unk_penalty"})
+
+    def validate(self) -> "UnknownWords":
+        if self.types < 1:
+            raise ConfigError("{unk_types} must be at least 1, got " + str(self.types), ("unk_types",))
+        if not math.isfinite(self.penalty):
+            raise ConfigError("{unk_penalty} must be a finite number, got " + str(self.penalty), ("unk_penalty",))
+        return self
+
+    def logprob(self, score) -> float:
+        """A sentence score's log-probability under this rule (a `rnngen.score.SentenceScore`)."""
+        return score.logprob + score.oov_count * (self.penalty - math.log(self.types))
+
+    def describe(self) -> str:
+        parts = ["unknown words scored as <unk>"]
+        if self.types > 1:
+            parts.append(f"its probability spread over {self.types:,} types (-{math.log(self.types):.3f} each)")
+        if self.penalty:
+            parts.append(f"{self.penalty:+g} per unknown word")
+        return ", ".join(parts)

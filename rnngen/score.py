@@ -21,6 +21,7 @@ from rnngen.model import RNNModel, in_eval_mode
 from rnngen.vocab import EOS, Vocabulary
 
 LN10 = math.log(10.0)
+LN2 = math.log(2.0)
 # Time steps (rows x padded length) per scoring batch: large enough to keep the matrix products
 # efficient, small enough that a batch's logits (rows x vocabulary floats) stay well inside memory.
 MAX_TOKENS = 4096
@@ -103,7 +104,8 @@ class SentenceScore:
             "flag": self.flag,
         }
         if with_tokens:
-            out["token_scores"] = [{"token": t.token, "logprob": t.logprob, "oov": t.oov} for t in self.tokens]
+            out["token_scores"] = [{"token": t.token, "logprob": t.logprob, "surprisal_bits": -t.logprob / LN2,
+                                    "oov": t.oov} for t in self.tokens]
         return out
 
 
@@ -210,14 +212,19 @@ def shared_prefixes(sentences: Sequence[Sequence[int]]) -> tuple[list[int], list
 
 def score_tokens(
     model: RNNModel, vocab: Vocabulary, tokenized: Sequence[Sequence[str]], texts: Sequence[str] | None = None,
-    max_tokens: int = MAX_TOKENS,
+    max_tokens: int = MAX_TOKENS, prefix: Sequence[str] = (),
 ) -> list[SentenceScore]:
-    """Score tokenized sentences; words outside the vocabulary are scored as `<unk>` and flagged."""
-    ids = [vocab.encode(tokens) for tokens in tokenized]
+    """Score tokenized sentences; words outside the vocabulary are scored as `<unk>` and flagged.
+
+    With a `prefix`, each sentence is scored as its continuation: P(w1..wn, </s> | <s> prefix), the
+    prefix's own tokens read but not counted.
+    """
+    ids = [vocab.encode([*prefix, *tokens]) for tokens in tokenized]
     logprobs = token_logprobs(model, ids, vocab.bos_id, vocab.eos_id, max_tokens=max_tokens)
     results = []
     for n, (tokens, lps) in enumerate(zip(tokenized, logprobs)):
         names = [*tokens, EOS]
+        lps = lps[len(prefix):]
         scored = tuple(TokenScore(w, lp, w != EOS and vocab.is_oov(w)) for w, lp in zip(names, lps))
         text = texts[n] if texts is not None else " ".join(tokens)
         results.append(SentenceScore(text, scored))

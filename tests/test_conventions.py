@@ -89,7 +89,7 @@ def test_the_model_stores_its_conventions_and_tokenizes_typed_text_with_them(tin
 @pytest.mark.parametrize("train, test, at_least", [
     ("ptb/valid.txt", "ptb/test.txt", 0.99),
     ("wikitext-2/valid.txt", "wikitext-2/test.txt", 0.97),
-    ("grimm/train.txt", "grimm/valid.txt", 0.99),
+    ("grimm/train.txt", "grimm/valid.txt", 0.98),
     ("japanese-fairy-tales/train.txt", "japanese-fairy-tales/valid.txt", 0.99),
 ])
 def test_detokenized_corpus_lines_come_back_as_the_corpus_tokens(shared_corpora, train, test, at_least):

@@ -177,6 +177,23 @@ def test_small_corpus_and_other_seed():
     assert a.train != b.train and a.fingerprint != b.fingerprint
 
 
+def agreement_pairs(per_group: int = 30) -> list[dict]:
+    """Minimal pairs from the grammar's own sentences: number agreement across a long description."""
+    groups = {"is there / are there ... it / them": [], "the flight(s) ... is / are": []}
+    swap = {"it": "them", "them": "it", "is": "are", "are": "is"}
+    for tokens, _ in sample_sentences(20_000, seed=9):
+        if tokens[:3] in (["if", "there", "is"], ["if", "there", "are"]) and tokens[-2] in ("it", "them"):
+            group, bad = "is there / are there ... it / them", tokens[:-2] + [swap[tokens[-2]], tokens[-1]]
+        elif tokens[0] == "the" and ("is" in tokens or "are" in tokens):
+            i = next(i for i, t in enumerate(tokens) if t in ("is", "are"))
+            group, bad = "the flight(s) ... is / are", tokens[:i] + [swap[tokens[i]]] + tokens[i + 1:]
+        else:
+            continue
+        if len(tokens) >= 10 and len(groups[group]) < per_group and travel_grammar().logprob(bad) == -math.inf:
+            groups[group].append({"sentence_good": " ".join(tokens), "sentence_bad": " ".join(bad), "UID": group})
+    return [p for group in groups.values() for p in group]
+
+
 def test_trained_model_lies_above_the_floor_and_near_it(tmp_path, capsys):
     """Acceptance: a small LSTM trained briefly through the real CLI.
 
@@ -202,9 +219,29 @@ def test_trained_model_lies_above_the_floor_and_near_it(tmp_path, capsys):
         capsys.readouterr()
         assert main(["eval", out, "travel", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
+        pairs_file = tmp_path / "agreement.jsonl"
+        pairs = agreement_pairs()
+        pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+        assert main(["pairs", out, str(pairs_file), "--format", "json"]) == 0
+        judged = json.loads(capsys.readouterr().out)
     finally:
         corpus_pkg.BUILTIN["travel"] = original
         torch.set_num_threads(threads)
+    # minimal pairs written from the grammar: the source itself gets every one right, exactly
+    assert len(pairs) == 60
+    assert all(travel_grammar().logprob(p["sentence_good"].split()) > -math.inf for p in pairs)
+    assert all(travel_grammar().logprob(p["sentence_bad"].split()) == -math.inf for p in pairs)
+    from rnngen.lm import LanguageModel
+
+    lm = LanguageModel.load(out)  # and `rnngen pairs` counts what comparing the two scores gives
+    scores = lm.score([t for p in pairs for t in (p["sentence_good"], p["sentence_bad"])])
+    expected = {"is there / are there ... it / them": 0, "the flight(s) ... is / are": 0}
+    for p, good, bad in zip(pairs, scores[0::2], scores[1::2]):
+        expected[p["UID"]] += good.logprob > bad.logprob
+    assert {g: t["correct"] for g, t in judged["groups"].items()} == expected
+    assert {g: t["pairs"] for g, t in judged["groups"].items()} == {g: 30 for g in expected}
+    assert judged["correct"] == sum(expected.values()) and judged["unknown_only"] == 0
+    assert judged["correct"] >= 45  # the agreement is learned, if not perfectly, after 4 epochs
     floor = report["true_perplexity_floor"]
     assert report["tokens"] == sum(len(s) + 1 for s in small().test)
     assert report["oov"] == 0

@@ -1,8 +1,10 @@
 """The `rnngen` command: the TUI with no arguments, subcommands for scripts.
 
 Each module in this package that defines `register(subparsers)` is a
-subcommand. Modules import torch and the engine inside their `run` functions
-so that `rnngen --help` stays instant.
+subcommand; `rnngen rerank tune ...` goes to `rerank_tune`, which has its own
+parser (argparse cannot give `rerank MODEL NBEST` a `tune` subcommand too).
+Modules import torch and the engine inside their `run` functions so that
+`rnngen --help` stays instant.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Sequence
 from rnngen import __version__
 
 # Order of the commands in `rnngen --help`; modules not listed follow alphabetically.
-ORDER = ("train", "evaluate", "score", "generate", "rerank", "models", "corpus", "bench")
+ORDER = ("train", "evaluate", "score", "pairs", "generate", "rerank", "models", "corpus", "bench")
 
 
 def _command_modules() -> list:
@@ -52,8 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv[:2] == ["rerank", "tune"]:  # a command under a command that also takes positionals: its own parser
+        from rnngen.cli import rerank_tune
+
+        parser = rerank_tune.build_parser()
+        args = parser.parse_args(argv[2:])
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

@@ -14,21 +14,32 @@ OUTPUTS = ("nbest", "best", "json")
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "rerank", help="rerank n-best lists of candidate translations",
+        "rerank", help="rerank n-best lists of candidate translations ('rerank tune': tune the LM "
+                                 "weight against references)",
         description="Add a language-model feature to every candidate of an n-best list and sort each id's candidates "
                     "best first. New score = existing score + W * LM feature when the list has scores (the Moses "
                     "total, a TSV third column), else the LM feature alone. LM feature = the candidate's natural-log "
-                    "probability under the chosen normalisation + X * its number of unknown words.",
+                    "probability under the chosen normalisation + X * its number of unknown words. To find W, the "
+                    "normalisation and X that give the best BLEU against reference translations, run "
+                    "'rnngen rerank tune MODEL NBEST --refs REF' (its own --help); apply what it saves with "
+                    "--settings FILE.",
         epilog="formats: moses 'id ||| hypothesis ||| features ||| total [||| ...]' (gets an LM_rnn= feature); "
                "tsv 'id<TAB>candidate[<TAB>score]' (a first line starting 'id' is a header; gets the columns "
                "lm_logprob, lm_tokens, lm_oov, lm_feature, total); lines: one candidate per line, blank lines between "
                "ids (written back as candidate<TAB>score). Output best: the best candidate per id, in id order; "
                "json: one JSON object per id per line.")
-    p.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    p.add_argument("model", metavar="MODEL",
+                   help="model name under checkpoints/ or a path (a model named 'tune': give its path, e.g. "
+                        "checkpoints/tune, as 'rerank tune' is the tuning command)")
     p.add_argument("nbest", metavar="NBEST", help="the n-best list ('-': standard input)")
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="input format (default: detected from the first line: '|||' moses, a tab tsv, else lines)")
-    add_config_flags(p, RerankSettings, "the LM feature and how it is combined (the Score tab's candidate fields)")
+    group = add_config_flags(p, RerankSettings,
+                             "the LM feature and how it is combined (the Score tab's candidate fields)")
+    group.add_argument("--settings", metavar="FILE", default=None,
+                       help="take W, the normalisation and X from a settings file that 'rnngen rerank tune --save' "
+                            "wrote (it may say 'LM alone': the list's own scores are then not added); "
+                            "--weight, --normalize or --oov-penalty given with it override the file's value")
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
@@ -37,14 +48,24 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.rerank import rerank, write
+    from rnngen.rerank import write
 
-    settings = RerankSettings.from_options(picked(args, RerankSettings))
+    from rnngen.tune import Setting, read_settings, rerank_with
+
+    options = picked(args, RerankSettings)
+    settings = RerankSettings.from_options(options)
+    setting = Setting(settings.weight, settings.normalization, settings.oov_penalty)
+    if args.settings is not None:  # the file's values, then the flags given over them
+        saved = read_settings(args.settings)
+        setting = Setting(settings.weight if "weight" in options else saved.weight,
+                          settings.normalization if "normalization" in options else saved.normalization,
+                          settings.oov_penalty if "oov_penalty" in options else saved.oov_penalty)
     nbest = _read(args.nbest, args.format)
     if args.weight is not None and not nbest.has_scores:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
     lm = load_model(args.model)
-    result = _with_progress(lambda progress: rerank(lm, nbest, settings, progress=progress), len(nbest.candidates))
+    result = _with_progress(lambda progress: rerank_with(lm, nbest, setting, progress=progress),
+                            len(nbest.candidates))
     for line in write(result, args.output):
         emit(line)
     sys.stdout.flush()

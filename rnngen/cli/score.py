@@ -21,6 +21,12 @@ def register(sub) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse the whole input when a line is empty or made only of unknown words (default: "
                         "score it, flag it in the output and name it on stderr)")
+    p.add_argument("--given", default="", metavar="PREFIX",
+                   help="score each line as a continuation of PREFIX: P(line | <s> PREFIX); the prefix is read, "
+                        "not counted")
+    p.add_argument("--details", action="store_true",
+                   help="jsonl: add each token's rank among all words and the entropy of the distribution there "
+                        "(one forward pass per sentence)")
     p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
     add_threads_flag(p)
     p.set_defaults(run=run)
@@ -37,16 +43,23 @@ def run(args: argparse.Namespace) -> int:
     if args.strict:
         for number, line in enumerate(lines, 1):
             check_scorable(lm.tokenize(line, args.pretokenized), lm.vocab, line, f"line {number}")
-    scores = lm.score(lines, allow_empty=True, pretokenized=args.pretokenized)
-    _write(scores, args.format)
+    scores = lm.score(lines, allow_empty=True, pretokenized=args.pretokenized, given=args.given)
+    if args.details and args.given:
+        raise InputError("--details is not available with --given yet: score the whole text with --details")
+    _write(scores, args.format, lm if args.details else None)
     _warn(flagged(scores))
     return 0
 
 
-def _write(scores, format: str) -> None:
+def _write(scores, format: str, lm=None) -> None:
+    """The scores in `format`; with `lm`, jsonl tokens carry their rank and the entropy where they stand."""
     if format == "jsonl":
         for s in scores:
-            emit(json.dumps(s.to_dict(), ensure_ascii=False))
+            row = s.to_dict()
+            if lm is not None:
+                for token, detail in zip(row["token_scores"], lm.details([t.token for t in s.tokens[:-1]])):
+                    token.update(rank=detail.rank, entropy_bits=detail.entropy_bits)
+            emit(json.dumps(row, ensure_ascii=False))
     elif format == "tsv":
         emit("text\tlogprob\tlog10prob\ttokens\tperplexity\toov\tflag")
         for s in scores:

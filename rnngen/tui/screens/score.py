@@ -118,6 +118,7 @@ def detail_text(detail: WordDetail, words: int) -> Text:
     text.append(" · rank ", style="dim")
     text.append(f"{detail.rank:,}", style="bold")
     text.append(f" of {detail.candidates:,}", style="dim")
+    text.append(f" · surprisal {detail.surprisal_bits:.2f} bits · entropy {detail.entropy_bits:.2f} bits", style="dim")
     return text
 
 
