@@ -246,6 +246,22 @@ class LanguageModel:
         prefix = self.tokenize(given, pretokenized) if given else []
         return score_tokens(self.module, self.vocab, tokenized, [s.strip() for s in sentences], max_tokens, prefix)
 
+    def unknown_types(self) -> int:
+        """How many word types `<unk>` stands for: the training text's word types the vocabulary left out.
+
+        `--unk-types auto` divides `<unk>`'s probability among them. Not known for a corpus that writes
+        rare words as `<unk>` itself (PTB, WikiText), nor for a model saved before it was recorded.
+        """
+        types = self.corpus.get("train_types")
+        if self.corpus.get("writes_unk"):
+            raise ConfigError("{unk_types} auto: this model's training text writes rare words as <unk> itself, so "
+                              "how many types <unk> stands for is not known; give a number", ("unk_types",))
+        if not isinstance(types, int) or isinstance(types, bool):
+            raise ConfigError("{unk_types} auto: this model does not record its training text's word types "
+                              "(trained by an older rnngen); give a number", ("unk_types",))
+        known = sum(1 for w in self.vocab.words[3:] if w != "<unk>")
+        return max(types - known, 1)
+
     def details(self, tokens: Sequence[str], alternatives: int = 0) -> list[WordDetail]:
         """Each predicted token's rank among all words and the entropy there (`rnngen.inspect`)."""
         return word_details(self, tokens, alternatives)

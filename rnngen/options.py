@@ -16,6 +16,27 @@ NORMALIZATIONS = ("none", "length", "ppl", "wp")
 DEFAULT_ALPHA = 0.6  # GNMT's length-penalty exponent (Wu et al., 2016)
 
 
+AUTO = "auto"  # --unk-types auto: the model says how many word types its vocabulary left out
+
+
+def unk_types_arg(text: str) -> "int | str":
+    """`--unk-types` as typed: a whole number, `auto` (resolved by `LanguageModel.unknown_types`), or the
+    text itself, which `check_unk_types` then refuses with one line (argparse would print its own)."""
+    text = text.strip()
+    if text.lower() == AUTO:
+        return AUTO
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def check_unk_types(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("{unk_types} must be a whole number of at least 1, or auto, got " + repr(value),
+                          ("unk_types",))
+
+
 @dataclass(frozen=True)
 class CacheSettings:
     """How many past positions the cache holds, how sharply it matches states, and its share of the mixture."""
@@ -79,6 +100,10 @@ class RerankSettings:
         "flag": "normalize", "type": str, "metavar": "none|length|ppl|wp:ALPHA"})
     oov_penalty: float = field(default=0.0, metadata={
         "help": "add X per unknown word to the LM feature (a negative X penalises)"})
+    unk_types: int = field(default=1, metadata={
+        "help": "spread <unk>'s probability over N unknown word types before normalising (log P - log N per "
+                "unknown word; auto: the training text's word types the vocabulary left out; 1 = as scored)",
+        "type": unk_types_arg, "metavar": "N|auto"})
 
     @classmethod
     def from_options(cls, options: dict) -> "RerankSettings":
@@ -88,6 +113,7 @@ class RerankSettings:
         return cls(**options).validate()
 
     def validate(self) -> "RerankSettings":
+        check_unk_types(self.unk_types)
         for name, value in (("weight", self.weight), ("oov_penalty", self.oov_penalty)):
             if not math.isfinite(value):
                 raise ConfigError("{" + name + "} must be a finite number, got " + str(value), (name,))
@@ -98,15 +124,15 @@ class RerankSettings:
 class UnknownWords:
     """How an unknown word counts in a comparison: log P(<unk>) - log(types) + penalty, per unknown word."""
 
-    types: int = field(default=1, metadata={"help": "spread <unk>'s probability over N unknown word types "
-                                                    "(subtract log N per unknown word; 1 = as scored)",
-                                            "flag": "unk_types"})
+    types: int = field(default=1, metadata={
+        "help": "spread <unk>'s probability over N unknown word types (subtract log N per unknown word; auto: "
+                "the training text's word types the vocabulary left out; 1 = as scored)",
+        "flag": "unk_types", "type": unk_types_arg, "metavar": "N|auto"})
     penalty: float = field(default=0.0, metadata={"help": "add X nats per unknown word (negative penalises)",
                                                   "flag": "unk_penalty"})
 
     def validate(self) -> "UnknownWords":
-        if self.types < 1:
-            raise ConfigError("{unk_types} must be at least 1, got " + str(self.types), ("unk_types",))
+        check_unk_types(self.types)
         if not math.isfinite(self.penalty):
             raise ConfigError("{unk_penalty} must be a finite number, got " + str(self.penalty), ("unk_penalty",))
         return self

@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from rnngen import textfile
 from rnngen.errors import ConfigError, InputError
 from rnngen.options import DEFAULT_ALPHA, Normalization, RerankSettings
-from rnngen.score import SentenceScore, normalized
+from rnngen.score import SentenceScore, normalized, normalized_logprob
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -52,9 +52,15 @@ _ESCAPE = re.compile("|".join(map(re.escape, _MOSES_ESCAPES)))
 
 
 # -- settings -----------------------------------------------------------------
-def lm_feature(score: SentenceScore, normalization: Normalization = Normalization(), oov_penalty: float = 0.0) -> float:
+def lm_feature(score: SentenceScore, normalization: Normalization = Normalization(), oov_penalty: float = 0.0,
+               unk_types: int = 1) -> float:
     """The LM feature of one scored sentence; the TUI's candidate table uses this same function."""
-    return normalized(score, normalization.method, normalization.alpha) + oov_penalty * score.oov_count
+    if unk_types == 1:
+        value = normalized(score, normalization.method, normalization.alpha)
+    else:  # <unk>'s probability spread over the unknown types: each unknown word is one of them
+        value = normalized_logprob(score.logprob - score.oov_count * math.log(unk_types), score.num_tokens,
+                                   normalization.method, normalization.alpha)
+    return value + oov_penalty * score.oov_count
 
 
 # -- reading ------------------------------------------------------------------
@@ -237,7 +243,8 @@ def score_texts(lm, texts: Sequence[str], chunk: int = CHUNK,
 
 def lm_scores(scores: Sequence[SentenceScore], settings: RerankSettings = RerankSettings()) -> list[LMScore]:
     """Each scored candidate's LM feature under `settings`."""
-    return [LMScore(s.logprob, s.num_tokens, s.oov_count, lm_feature(s, settings.normalization, settings.oov_penalty))
+    return [LMScore(s.logprob, s.num_tokens, s.oov_count, lm_feature(s, settings.normalization, settings.oov_penalty,
+                                                                  settings.unk_types))
             for s in scores]
 
 

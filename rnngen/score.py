@@ -115,14 +115,19 @@ def normalized(score: SentenceScore, method: str = "none", alpha: float = 0.6) -
     none: total log-prob; length: per token; ppl: negative perplexity;
     wp: GNMT length penalty, logprob / ((5 + |Y|) / 6) ** alpha (Wu et al., 2016).
     """
+    return normalized_logprob(score.logprob, score.num_tokens, method, alpha)
+
+
+def normalized_logprob(logprob: float, tokens: int, method: str = "none", alpha: float = 0.6) -> float:
+    """`normalized` of a log-probability over `tokens` predicted tokens (as adjusted for unknown words)."""
     if method == "none":
-        return score.logprob
+        return logprob
     if method == "length":
-        return score.per_token
+        return logprob / tokens if tokens else -math.inf
     if method == "ppl":
-        return -score.perplexity
+        return -math.exp(-(logprob / tokens)) if tokens else -math.inf
     if method == "wp":
-        return score.logprob / (((5.0 + score.num_tokens) / 6.0) ** alpha)
+        return logprob / (((5.0 + tokens) / 6.0) ** alpha)
     raise ValueError(f"unknown normalisation {method!r}")
 
 

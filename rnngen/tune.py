@@ -73,6 +73,7 @@ class Setting:
     weight: float | None  # None: the LM feature alone, the list's own scores ignored
     normalization: Normalization = Normalization()
     oov_penalty: float = 0.0
+    unk_types: int = 1  # not searched: the user's rule for unknown words (`--unk-types`), kept as given
 
     @property
     def lm_alone(self) -> bool:
@@ -85,7 +86,7 @@ class Setting:
     def rerank_settings(self) -> RerankSettings:
         """The settings `rerank` takes (LM alone: `rerank_with` drops the list's scores; the weight is unused)."""
         return RerankSettings(1.0 if self.weight is None else self.weight, self.normalization,
-                              self.oov_penalty).validate()
+                              self.oov_penalty, self.unk_types).validate()
 
     def label(self) -> str:
         if self.decoder_alone:

@@ -98,7 +98,8 @@ def test_bad_pair_files_are_one_line(tiny_lm_path, tmp_path, content, message):
     assert result.returncode == 2
     assert result.stderr.strip() == f"rnngen: error: {tmp_path}/{message}"
     bad = main_here("pairs", str(tiny_lm_path), str(path), "--unk-types", "0")
-    assert bad.returncode == 2 and bad.stderr.strip().endswith("--unk-types must be at least 1, got 0")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith("--unk-types must be a whole number of at least 1, or auto, got 0")
 
 
 def test_surprisal_rank_and_entropy_per_token(tiny_lm, tiny_lm_path):
@@ -130,3 +131,45 @@ def test_a_continuation_is_scored_given_its_prefix(tiny_lm, tiny_lm_path):
     result = main_here("score", str(tiny_lm_path), "--given", "the cat", "--format", "jsonl",
                        stdin="sat on the mat .\n")
     assert json.loads(result.stdout)["logprob"] == pytest.approx(given.logprob, abs=1e-9)
+
+
+def test_unknown_types_come_from_the_training_text(tiny_lm, tiny_lm_path, tmp_path):
+    from rnngen.errors import ConfigError
+
+    words = {w for s in tiny_lm.vocab.words[3:] for w in [s]}
+    assert tiny_lm.corpus["train_types"] == len(words)  # the tiny corpus: every word made the vocabulary
+    assert tiny_lm.unknown_types() == 1
+    tiny_lm.corpus = {**tiny_lm.corpus, "train_types": len(words) + 40}
+    assert tiny_lm.unknown_types() == 40
+    tiny_lm.corpus = {**tiny_lm.corpus, "writes_unk": True}
+    with pytest.raises(ConfigError, match="writes rare words as <unk> itself"):
+        tiny_lm.unknown_types()
+    tiny_lm.corpus = {}
+    with pytest.raises(ConfigError, match="older rnngen"):
+        tiny_lm.unknown_types()
+    path = tmp_path / "p.tsv"
+    path.write_text("the cat sat .\tthe zebra sat .\n")
+    auto = json.loads(main_here("pairs", str(tiny_lm_path), str(path), "--unk-types", "auto", "--format",
+                                "jsonl").stdout)
+    plain = json.loads(main_here("pairs", str(tiny_lm_path), str(path), "--format", "jsonl").stdout)
+    assert auto["difference"] == pytest.approx(plain["difference"], abs=1e-12)  # 1 type: as scored
+    bad = main_here("pairs", str(tiny_lm_path), str(path), "--unk-types", "many")
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2, "rnngen: error: --unk-types must be a whole number of at least 1, or auto, got 'many'")
+
+
+def test_rerank_spreads_unknown_words_before_normalising(tiny_lm, tiny_lm_path, tmp_path):
+    from rnngen.options import Normalization
+    from rnngen.rerank import lm_feature
+
+    score = tiny_lm.score(["the zebra sat on the giraffe ."])[0]
+    assert score.oov_count == 2
+    feature = lm_feature(score, Normalization("length"), -1.0, unk_types=50)
+    assert feature == pytest.approx((score.logprob - 2 * math.log(50)) / score.num_tokens - 2.0, abs=1e-12)
+    assert lm_feature(score, Normalization("wp", 0.6), 0.0, 1) == pytest.approx(
+        score.logprob / ((5 + score.num_tokens) / 6) ** 0.6, abs=1e-12)
+    nbest = tmp_path / "n.txt"
+    nbest.write_text("the zebra sat .\nthe cat sat .\n")
+    result = main_here("rerank", str(tiny_lm_path), str(nbest), "--unk-types", "50", "--output", "json")
+    assert result.returncode == 0
+    assert "spread over 50 types (-3.912 per unknown word)" in result.stderr

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 from rnngen.cli._common import add_config_flags, add_threads_flag, emit, err, load_model, out, picked
-from rnngen.options import UnknownWords
+from rnngen.options import AUTO, UnknownWords
 
 
 def register(sub) -> None:
@@ -33,9 +34,13 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from rnngen.pairs import judge, judged_dict, read_pairs
 
-    unknown = UnknownWords(**picked(args, UnknownWords)).validate()
+    options = picked(args, UnknownWords)
+    auto = options.get("types") == AUTO  # resolved once the model is loaded
+    unknown = UnknownWords(**{k: v for k, v in options.items() if not (auto and k == "types")}).validate()
     pairs = [pair for path in args.files for pair in read_pairs(path)]
     lm = load_model(args.model)
+    if auto:
+        unknown = dataclasses.replace(unknown, types=lm.unknown_types())
     report = judge(lm, pairs, unknown, pretokenized=args.tokenized)
     if args.format == "jsonl":
         for judged in report.judged:

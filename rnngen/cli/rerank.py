@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import sys
 
 from rnngen.cli._common import add_config_flags, add_threads_flag, emit, err, load_model, picked
-from rnngen.options import RerankSettings
+from rnngen.options import AUTO, RerankSettings
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -53,17 +55,24 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.tune import Setting, read_settings, rerank_with
 
     options = picked(args, RerankSettings)
-    settings = RerankSettings.from_options(options)
-    setting = Setting(settings.weight, settings.normalization, settings.oov_penalty)
+    auto = options.get("unk_types") == AUTO  # resolved once the model is loaded
+    settings = RerankSettings.from_options({k: v for k, v in options.items() if not (auto and k == "unk_types")})
+    setting = Setting(settings.weight, settings.normalization, settings.oov_penalty, settings.unk_types)
     if args.settings is not None:  # the file's values, then the flags given over them
         saved = read_settings(args.settings)
         setting = Setting(settings.weight if "weight" in options else saved.weight,
                           settings.normalization if "normalization" in options else saved.normalization,
-                          settings.oov_penalty if "oov_penalty" in options else saved.oov_penalty)
+                          settings.oov_penalty if "oov_penalty" in options else saved.oov_penalty,
+                          settings.unk_types)
     nbest = _read(args.nbest, args.format)
     if args.weight is not None and not nbest.has_scores:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
     lm = load_model(args.model)
+    if auto:
+        setting = dataclasses.replace(setting, unk_types=lm.unknown_types())
+    if setting.unk_types > 1:
+        _warning(f"unknown words: <unk>'s probability spread over {setting.unk_types:,} types "
+                 f"(-{math.log(setting.unk_types):.3f} per unknown word)")
     result = _with_progress(lambda progress: rerank_with(lm, nbest, setting, progress=progress),
                             len(nbest.candidates))
     for line in write(result, args.output):

@@ -42,6 +42,9 @@ class Corpus:
             "tokenizer": self.settings.to_dict(),
             "sentences": {s: len(self.split(s)) for s in ("train", "valid", "test")},
             "tokens": {s: sum(len(x) for x in self.split(s)) for s in ("train", "valid", "test")},
+            # distinct training words: with the vocabulary's size, how many word types <unk> stands for
+            "train_types": len({w for sentence in self.train for w in sentence}),
+            "writes_unk": any("<unk>" in sentence for sentence in self.train[:20_000]),
         }
 
 

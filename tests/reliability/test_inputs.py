@@ -131,13 +131,13 @@ def test_a_duplicated_vocabulary_word_is_refused():
 
 
 # -- the all-unknown rule is one rule --------------------------------------------------------------
-def test_score_refuses_what_the_engine_rule_refuses(tiny_lm_path, tiny_lm):
+def test_score_strict_refuses_what_the_engine_rule_refuses(tiny_lm_path, tiny_lm):
     from rnngen.score import check_scorable
 
     text = "zebra quagga okapi"
     with pytest.raises(InputError) as caught:
         check_scorable(tiny_lm.tokenize(text), tiny_lm.vocab, text, "line 1")
-    result = main_here("score", str(tiny_lm_path), "-", stdin=text + "\n")
+    result = main_here("score", str(tiny_lm_path), "-", "--strict", stdin=text + "\n")
     assert_clean_error(result, str(caught.value))
 
 
