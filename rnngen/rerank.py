@@ -27,7 +27,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -35,6 +35,7 @@ from rnngen import textfile
 from rnngen.errors import ConfigError, InputError
 from rnngen.options import DEFAULT_ALPHA, Normalization, RerankSettings
 from rnngen.score import SentenceScore, normalized, normalized_logprob
+from rnngen.vocab import UNK
 
 FORMATS = ("moses", "tsv", "lines")
 OUTPUTS = ("nbest", "best", "json")
@@ -209,6 +210,9 @@ class LMScore:
     tokens: int      # predicted tokens: words + </s>
     oov: int         # words outside the vocabulary
     feature: float   # normalised log-probability + OOV penalty * oov
+    # the tokens as the model saw them (unknown words as <unk>), hashed: two candidates that differ only in
+    # unknown words see the same, and their comparison says nothing about the model
+    seen: int = field(default=0, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -244,8 +248,12 @@ def score_texts(lm, texts: Sequence[str], chunk: int = CHUNK,
 def lm_scores(scores: Sequence[SentenceScore], settings: RerankSettings = RerankSettings()) -> list[LMScore]:
     """Each scored candidate's LM feature under `settings`."""
     return [LMScore(s.logprob, s.num_tokens, s.oov_count, lm_feature(s, settings.normalization, settings.oov_penalty,
-                                                                  settings.unk_types))
+                                                                  settings.unk_types), _seen(s))
             for s in scores]
+
+
+def _seen(score: SentenceScore) -> int:
+    return hash(tuple(UNK if t.oov else t.token for t in score.tokens))
 
 
 @dataclass(frozen=True)
@@ -275,6 +283,13 @@ class Reranking:
     @property
     def unknown_lines(self) -> list[int]:
         return sorted(r.candidate.line for r in self.ranked() if r.lm.unknown_only)
+
+    @property
+    def unknown_choices(self) -> list[int]:
+        """Ids whose best candidate beat the runner-up only in words the model does not know: both read the
+        same to it, so the order between them is the unknown-word rule's, not the model's."""
+        return [i for i, group in self.groups if len(group) > 1 and group[0].lm.seen == group[1].lm.seen
+                and group[0].lm.oov and group[0].candidate.text != group[1].candidate.text]
 
     @property
     def missing_ids(self) -> "IdGaps":

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -120,16 +118,15 @@ def test_cli_eval_with_a_tuned_cache(tiny_lm_path, tmp_path):
     doc.write_text("\n".join(" ".join(s) for s in tiny_corpus(1).valid[:4] * 5) + "\n")
     tune_file = tmp_path / "tune.txt"
     tune_file.write_text("\n".join(" ".join(s) for s in tiny_corpus(1).valid[4:8] * 5) + "\n")
-    run = subprocess.run([sys.executable, "-m", "rnngen", "eval", str(tiny_lm_path), str(doc), "--cache", "100",
-                          "--tune-on", str(tune_file), "--json"], capture_output=True, text=True)
+    from tests._inprocess import main_here
+
+    run = main_here("eval", str(tiny_lm_path), str(doc), "--cache", "100", "--tune-on", str(tune_file), "--json")
     assert run.returncode == 0, run.stderr
     import json
 
     report = json.loads(run.stdout)
     assert report["cache"]["size"] == 100 and report["cache"]["tuned_on"] == str(tune_file)
-    bad = subprocess.run([sys.executable, "-m", "rnngen", "eval", str(tiny_lm_path), str(doc), "--cache", "100",
-                          "--cache-weight", "1.5"], capture_output=True, text=True)
+    bad = main_here("eval", str(tiny_lm_path), str(doc), "--cache", "100", "--cache-weight", "1.5")
     assert bad.returncode == 2 and "cache weight" in bad.stderr and "Traceback" not in bad.stderr
-    alone = subprocess.run([sys.executable, "-m", "rnngen", "eval", str(tiny_lm_path), str(doc), "--tune-on", "valid"],
-                           capture_output=True, text=True)
+    alone = main_here("eval", str(tiny_lm_path), str(doc), "--tune-on", "valid")
     assert alone.returncode == 2 and "--tune-on needs --cache" in alone.stderr

@@ -39,7 +39,8 @@ def text_corpus(tmp_path) -> Path:
     return path
 
 
-def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tmp_path):
+def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tmp_path, monkeypatch):
+    """Training and scoring through the installed command (`python -m rnngen`), the rest through its main."""
     model = str(tmp_path / "ckpt" / "demo")
     trained = cli("train", str(text_corpus), "--out", model, "--tokenized", "--epochs", "4", "--lr", "0.01", "--hidden", "32",
                   "--emb", "16", "--layers", "1", "--batch-size", "8", "--quiet")
@@ -52,18 +53,19 @@ def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tm
     assert rows[0]["logprob"] > rows[1]["logprob"]
     assert rows[0]["tokens"] == 8 and len(rows[0]["token_scores"]) == 8
     assert sum(t["logprob"] for t in rows[0]["token_scores"]) == pytest.approx(rows[0]["logprob"], abs=1e-9)
-    tsv = cli("score", model, "--format", "tsv", stdin="a dog .\n")
+    tsv = main_here("score", model, "--format", "tsv", stdin="a dog .\n")
     header, row = tsv.stdout.splitlines()
     assert header.split("\t") == ["text", "logprob", "log10prob", "tokens", "perplexity", "oov", "flag"]
     assert row.split("\t")[0] == "a dog ." and row.split("\t")[3] == "4"
-    gen1 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
-    gen2 = cli("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
+    gen1 = main_here("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
+    gen2 = main_here("generate", model, "--seed", "4", "-n", "2", "--prompt", "the")
     assert gen1.returncode == 0 and gen1.stdout == gen2.stdout
     assert [line.split()[0] for line in gen1.stdout.splitlines()] == ["the", "the"]
-    evaluated = cli("eval", model, str(text_corpus), "--json")
+    evaluated = main_here("eval", model, str(text_corpus), "--json")
     report = json.loads(evaluated.stdout)
     assert report["tokens"] == 150 * 1 + sum(len(l.split()) for l in text_corpus.read_text().splitlines())
-    listed = cli("models", "--json", env_extra={"RNNGEN_CHECKPOINTS": str(tmp_path / "ckpt")})
+    monkeypatch.setenv("RNNGEN_CHECKPOINTS", str(tmp_path / "ckpt"))
+    listed = main_here("models", "--json")
     assert json.loads(listed.stdout)["name"] == "demo"
 
 

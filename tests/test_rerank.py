@@ -372,3 +372,12 @@ def test_ten_thousand_candidates_batched_equal_one_at_a_time(tiny_lm, monkeypatc
         assert a.lm.logprob == pytest.approx(b.lm.logprob, abs=1e-4)
         assert a.total == pytest.approx(b.total, abs=1e-4)
     assert len(batched.empty_lines) == len(single.empty_lines) > 0
+
+
+def test_a_choice_made_only_on_unknown_words_is_reported(tiny_lm):
+    nbest = parse(["0 ||| the zebra sat . ||| f= 1 ||| -1", "0 ||| the giraffe sat . ||| f= 1 ||| -1",
+                   "1 ||| the cat sat . ||| f= 1 ||| -1", "1 ||| the dog sat . ||| f= 1 ||| -1"], "moses")
+    result = rerank(tiny_lm, nbest, RerankSettings())
+    assert result.unknown_choices == [0]  # id 1 differs in known words: the model's own choice
+    first, second = result.groups[0][1]
+    assert first.lm.seen == second.lm.seen and first.lm.logprob == second.lm.logprob

@@ -120,3 +120,14 @@ def test_a_huge_gap_between_ids_is_reported_as_ranges(tiny_lm_path, tmp_path, ca
     assert err == ["rnngen: warning: 99,999,998 ids between 0 and 100000000 without candidates, so without an "
                    "output line: 1-4, 6-99999999"]
     assert peak < 50 * 2**20  # 10**8 ids as ints would take gigabytes
+
+
+def test_choices_made_only_on_unknown_words_are_named_on_stderr(tiny_lm_path, tmp_path, capsys):
+    nbest = tmp_path / "n.moses"
+    nbest.write_text("0 ||| the zebra sat . ||| f= 1 ||| -1\n0 ||| the giraffe sat . ||| f= 1 ||| -1\n"
+                     "1 ||| the cat sat . ||| f= 1 ||| -1\n")
+    code, _, err = run(capsys, str(tiny_lm_path), str(nbest), "--output", "best")
+    assert code == 0
+    assert err == ["rnngen: warning: 1 id (0) where the best candidate differs from the next only in unknown words: "
+                   "their order comes from how unknown words are counted (--oov-penalty, --unk-types), not from the "
+                   "model"]

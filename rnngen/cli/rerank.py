@@ -111,6 +111,12 @@ def _warn(result, output: str) -> None:
         if lines:
             what = what.format(s="s" if len(lines) > 1 else "")
             _warning(f"{len(lines):,} {what} ({_lines(lines)}); scored as the model scores them")
+    choices = result.unknown_choices
+    if choices:
+        shown = ", ".join(map(str, choices[:10])) + (", ..." if len(choices) > 10 else "")
+        _warning(f"{len(choices):,} id{'s' if len(choices) > 1 else ''} ({shown}) where the best candidate differs "
+                 "from the next only in unknown words: their order comes from how unknown words are counted "
+                 "(--oov-penalty, --unk-types), not from the model")
     missing = result.missing_ids
     if missing and output == "best":
         shown = missing.describe()  # ranges: a gap of 10**8 ids is one "1-99999999"

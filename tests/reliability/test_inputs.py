@@ -31,8 +31,9 @@ def test_a_fifo_as_sentences_or_an_nbest_list_is_refused(tmp_path, tiny_lm_path)
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     assert_clean_error(cli("score", str(tiny_lm_path), str(fifo)), "not a regular file")
-    assert_clean_error(cli("rerank", str(tiny_lm_path), str(fifo)), "not a regular file")
-    assert_clean_error(cli("score", str(tiny_lm_path), str(tmp_path)), "is a folder")
+    # the check comes before any read (a regression would hang the subprocess above, not this process)
+    assert_clean_error(main_here("rerank", str(tiny_lm_path), str(fifo)), "not a regular file")
+    assert_clean_error(main_here("score", str(tiny_lm_path), str(tmp_path)), "is a folder")
 
 
 # -- one enormous paragraph ------------------------------------------------------------------

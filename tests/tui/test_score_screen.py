@@ -411,3 +411,35 @@ async def test_the_tabs_weight_and_oov_tooltips_are_the_commands_help(tiny_lm):
         help_of = {f.name: f.metadata["help"] for f in fields(RerankSettings)}
         assert app.query_one("#cand-weight", Input).tooltip == help_of["weight"]
         assert app.query_one("#cand-oov", Input).tooltip == help_of["oov_penalty"]
+
+
+async def test_a_tuned_settings_file_fills_the_candidate_fields(tiny_lm, tmp_path):
+    from rnngen.options import Normalization, RerankSettings
+    from rnngen.tune import SETTINGS_FORMAT, SETTINGS_VERSION
+
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"format": SETTINGS_FORMAT, "version": SETTINGS_VERSION, "weight": 0.5,
+                                 "lm_alone": False, "normalize": "wp:1", "oov_penalty": -5}))
+    alone = tmp_path / "alone.json"
+    alone.write_text(json.dumps({"format": SETTINGS_FORMAT, "version": SETTINGS_VERSION, "weight": None,
+                                 "lm_alone": True, "normalize": "none", "oov_penalty": 0}))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"format": SETTINGS_FORMAT, "version": 99}))
+    app = PaneApp(ScorePane, tiny_lm)
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one(ScorePane).action_toggle_mode()
+        await pilot.pause()
+        panel = app.query_one(CandidatesPanel)
+        path = app.query_one("#cand-path", Input)
+        path.focus()
+        path.value = str(tuned)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert panel.settings() == RerankSettings(0.5, Normalization("wp", 1.0), -5.0)
+        assert app.notifications_seen[-1][0] == "information"
+        for bad, words in ((alone, "LM alone"), (old, "version 99")):
+            path.value = str(bad)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert words in app.notifications_seen[-1][1]
+        assert panel.settings() == RerankSettings(0.5, Normalization("wp", 1.0), -5.0)  # left as it was

@@ -207,7 +207,7 @@ class CandidatesPanel(Vertical):
         yield TextArea(id="cand-text", placeholder="Paste candidates, one per line (a blank line between source "
                                                     "sentences), a TSV or a Moses n-best list; ctrl+r ranks.")
         with Horizontal(id="cand-controls"):
-            yield Input(placeholder="n-best list or sentences file (moses, tsv, lines)", id="cand-path",
+            yield Input(placeholder="n-best list (moses, tsv, lines), or a tuned settings .json", id="cand-path",
                         compact=True)
             yield Button("Load", id="cand-load", compact=True)
         with Horizontal(id="cand-settings"):
@@ -291,13 +291,39 @@ class CandidatesPanel(Vertical):
     @on(Button.Pressed, "#cand-load")
     @on(Input.Submitted, "#cand-path")
     def load_file(self) -> None:
+        """Load an n-best list into the text, or a settings file of `rnngen rerank tune` into the fields."""
+        path = self.query_one("#cand-path", Input).value.strip()
+        if path.lower().endswith(".json"):
+            self.apply_settings_file(path)
+            return
         try:
-            text = read_candidates(self.query_one("#cand-path", Input).value)
+            text = read_candidates(path)
         except RnngenError as exc:
             self.app.notify(str(exc), title="Cannot load candidates", severity="error")
             return
         self.query_one("#cand-text", TextArea).load_text(text)
         self.rank()
+
+    def apply_settings_file(self, path: str) -> None:
+        """Fill weight, criterion, α and OOV penalty from a tuned setting (`rnngen rerank --settings`)."""
+        from rnngen.tune import read_settings
+
+        try:
+            setting = read_settings(Path(path).expanduser())
+        except RnngenError as exc:
+            self.app.notify(str(exc), title="Cannot load settings", severity="error")
+            return
+        if setting.lm_alone:
+            self.app.notify("this setting ranks by the LM alone, ignoring the list's scores, which the tab cannot "
+                            "do; apply it with rnngen rerank --settings", title="Cannot load settings",
+                            severity="warning")
+            return
+        self.query_one("#cand-criterion", Select).value = setting.normalization.method
+        self.query_one("#cand-alpha", Input).value = f"{setting.normalization.alpha:g}"
+        self.query_one("#cand-weight", Input).value = f"{setting.weight:g}"
+        self.query_one("#cand-oov", Input).value = f"{setting.oov_penalty:g}"
+        self._sync_fields()
+        self.app.notify(f"{setting.label()}, from {path}", title="Settings loaded")
 
     # -- scoring --------------------------------------------------------------------------
     def rank(self, quiet: bool = False) -> None:
@@ -446,7 +472,10 @@ class CandidatesPanel(Vertical):
         how = (f"total = list score + {settings.weight:g} × LM ({name})" if result.nbest.has_scores
                else f"ranked by {name}")
         shown = f"; the first {MAX_ROWS:,} rows shown" if count > MAX_ROWS else ""
-        return f"{count:,} candidates{ids} ({result.nbest.format}): {how}{shown}"
+        choices = result.unknown_choices
+        unknown = (f"; {len(choices):,} id(s) won only on unknown words ({', '.join(map(str, choices[:3]))}"
+                   f"{', …' if len(choices) > 3 else ''})" if choices else "")
+        return f"{count:,} candidates{ids} ({result.nbest.format}): {how}{shown}{unknown}"
 
     @on(DataTable.RowHighlighted, "#cand-table")
     def _row_highlighted(self, message: DataTable.RowHighlighted) -> None:
