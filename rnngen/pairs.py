@@ -14,7 +14,6 @@ N unknown types (log P - log N per unknown word) or adds a fixed penalty, for bo
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence

@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from rnngen import textfile
 from rnngen.errors import ConfigError, InputError
-from rnngen.options import DEFAULT_ALPHA, Normalization, RerankSettings
+from rnngen.options import Normalization, RerankSettings  # noqa: F401  (RerankSettings: re-exported)
 from rnngen.score import SentenceScore, normalized, normalized_logprob
 from rnngen.vocab import UNK
 

@@ -17,8 +17,6 @@ import shlex
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests._inprocess import main_here
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import pytest
 import sacrebleu
 
 from rnngen.errors import ConfigError, InputError
-from rnngen.options import Normalization, RerankSettings
+from rnngen.options import Normalization
 from rnngen.rerank import NBestList, combine, lm_scores, parse, score_texts, scoring_text
 from rnngen.tune import (
     SETTINGS_FORMAT, SETTINGS_VERSION, Setting, check_references, fold_of, grid, read_settings, rerank_with, tune,

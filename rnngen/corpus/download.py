@@ -19,7 +19,6 @@ import errno
 import hashlib
 import http.client
 import os
-import shutil
 import socket
 import stat
 import tarfile

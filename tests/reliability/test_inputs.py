@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pytest
 
 from rnngen.cli._display import safe, tsv_field, visible
-from rnngen.errors import CorpusError, InputError
+from rnngen.errors import InputError
 from rnngen.tokenize import PIECE, TokenizerSettings, pieces, split_sentences, tokenize_words
 from rnngen.vocab import Vocabulary, word_problem
 from tests._inprocess import main_here
