@@ -60,22 +60,11 @@ def _tables(report, show_wrong: int) -> None:
     from rich.table import Table
 
     overall = report.overall
-    table = Table(title=f"{overall.correct:,} of {overall.total:,} pairs correct: {100 * overall.accuracy:.1f}%",
-                  caption=f"{report.unknown.describe()}; {report.ties} tie(s), counted wrong")
-    table.add_column("group", overflow="fold")
-    for name in ("correct", "pairs", "accuracy"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for group, tally in report.groups.items():
-        table.add_row(group, f"{tally.correct:,}", f"{tally.total:,}", f"{100 * tally.accuracy:.1f}%")
-    out.print(table)
+    out.print(_tally_table("group", report.groups,
+                           title=f"{overall.correct:,} of {overall.total:,} pairs correct: {100 * overall.accuracy:.1f}%",
+                           caption=f"{report.unknown.describe()}; {report.ties} tie(s), counted wrong"))
     if len(report.files) > 1:
-        files = Table(title="per file")
-        files.add_column("file", overflow="fold")
-        for name in ("correct", "pairs", "accuracy"):
-            files.add_column(name, justify="right", no_wrap=True)
-        for name, tally in report.files.items():
-            files.add_row(name, f"{tally.correct:,}", f"{tally.total:,}", f"{100 * tally.accuracy:.1f}%")
-        out.print(files)
+        out.print(_tally_table("file", report.files, title="per file"))
     wrong = report.wrong[:show_wrong]
     if wrong:
         listing = Table(title=f"most confidently wrong ({len(wrong)} of {len(report.wrong):,})")
@@ -85,3 +74,15 @@ def _tables(report, show_wrong: int) -> None:
         for j in wrong:
             listing.add_row(j.pair.good, j.pair.bad, f"{j.difference:.3f}")
         out.print(listing)
+
+
+def _tally_table(what: str, tallies: dict, **titles):
+    from rich.table import Table
+
+    table = Table(**titles)
+    table.add_column(what, overflow="fold")
+    for name in ("correct", "pairs", "accuracy"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for name, tally in tallies.items():
+        table.add_row(name, f"{tally.correct:,}", f"{tally.total:,}", f"{100 * tally.accuracy:.1f}%")
+    return table
