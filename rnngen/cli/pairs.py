@@ -60,8 +60,8 @@ def _tables(report, show_wrong: int) -> None:
     from rich.table import Table
 
     overall = report.overall
-    out.print(_tally_table("group", report.groups,
-                           title=f"{overall.correct:,} of {overall.total:,} pairs correct: {100 * overall.accuracy:.1f}%",
+    title = f"{overall.correct:,} of {overall.total:,} pairs correct: {100 * overall.accuracy:.1f}%"
+    out.print(_tally_table("group", report.groups, title=title,
                            caption=f"{report.unknown.describe()}; {report.ties} tie(s), counted wrong"))
     if len(report.files) > 1:
         out.print(_tally_table("file", report.files, title="per file"))
