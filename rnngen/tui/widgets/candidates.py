@@ -465,8 +465,11 @@ class CandidatesPanel(Vertical):
     def _summary(self, result: Reranking) -> str:
         settings = result.settings
         name = CRITERION_NAMES[settings.normalization.method].replace("α", f"{settings.normalization.alpha:g}")
+        unknown_words = sum(r.lm.oov for r in result.ranked())
         if settings.oov_penalty:
             name += f" {settings.oov_penalty:+g} per unknown word"
+        if unknown_words:  # say how they were counted: as <unk>, the probability of some rare word
+            name += f"; {unknown_words:,} unknown word(s) scored as <unk>"
         count = len(result.nbest.candidates)
         ids = f" of {len(result.groups):,} ids" if len(result.groups) > 1 else ""
         how = (f"total = list score + {settings.weight:g} × LM ({name})" if result.nbest.has_scores
