@@ -25,6 +25,7 @@ from rnngen.cli import main
 from rnngen.errors import CheckpointError, RnngenError
 from rnngen.lm import LanguageModel
 from rnngen.lock import ModelLock
+from tests._inprocess import main_here
 from tests.test_cli import assert_clean_error, cli
 
 TINY_FLAGS = ("--model", "lstm", "--vocab-size", "60", "--emb", "8", "--hidden", "8", "--layers", "1",
@@ -69,9 +70,13 @@ def _corpus(corpus_file):
     CORPUS[:] = [str(corpus_file)]
 
 
-def train(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return cli("train", *CORPUS, "--tokenized", *args, *TINY_FLAGS, env_extra={"RNNGEN_CHECKPOINTS": os.environ["RNNGEN_CHECKPOINTS"],
-                                                              **(env or {})})
+def train(*args: str, env: dict | None = None, own_process: bool = False) -> subprocess.CompletedProcess:
+    """`rnngen train` on the tiny corpus: in this process through the CLI's main, or, where the test needs
+    a process of its own (environment read at start-up, a lock held by this one), through `python -m rnngen`."""
+    if env is None and not own_process:
+        return main_here("train", *CORPUS, "--tokenized", *args, *TINY_FLAGS)
+    return cli("train", *CORPUS, "--tokenized", *args, *TINY_FLAGS,
+               env_extra={"RNNGEN_CHECKPOINTS": os.environ["RNNGEN_CHECKPOINTS"], **(env or {})})
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -212,7 +217,7 @@ def test_listing_the_models_recovers_a_model_left_between_two_renames(root, mode
 # -- 6: one trainer per model ---------------------------------------------------------
 def test_a_second_trainer_is_refused_naming_the_holder(root, model):
     with ModelLock(model):
-        result = train("--out", "good", "--epochs", "1", "--resume")
+        result = train("--out", "good", "--epochs", "1", "--resume", own_process=True)
     assert_clean_error(result, "in use by")
     assert f"pid {os.getpid()}" in result.stderr
 
