@@ -224,22 +224,22 @@ class LMScore:
 
 
 def score_candidates(lm, texts: Sequence[str], settings: RerankSettings = RerankSettings(), chunk: int = CHUNK,
-                     progress: Callable[[int, int], None] | None = None) -> list[LMScore]:
+                     progress: Callable[[int, int], None] | None = None, tokenized: bool = False) -> list[LMScore]:
     """LM scores for many candidate texts, one batched `score_tokens` call per `chunk` of them."""
-    return lm_scores(score_texts(lm, texts, chunk, progress), settings)
+    return lm_scores(score_texts(lm, texts, chunk, progress, tokenized), settings)
 
 
 def score_texts(lm, texts: Sequence[str], chunk: int = CHUNK,
-                progress: Callable[[int, int], None] | None = None) -> list[SentenceScore]:
+                progress: Callable[[int, int], None] | None = None, tokenized: bool = False) -> list[SentenceScore]:
     """The sentence scores behind `score_candidates`, batched the same way.
 
     A front end that keeps these can rank again under other settings (`lm_scores`, then `combine`)
-    without scoring again, and gets the very numbers `rerank` gets.
+    without scoring again, and gets the very numbers `rerank` gets. `tokenized` splits each text on
+    spaces only (`--tokenized`), without the model's tokenizer or its corpus's conventions.
     """
     results: list[SentenceScore] = []
     for start in range(0, len(texts), max(1, chunk)):
-        tokenized = [lm.tokenize(t) for t in texts[start:start + chunk]]
-        results.extend(lm.score_tokens(tokenized))
+        results.extend(lm.score_tokens([lm.tokenize(t, tokenized) for t in texts[start:start + chunk]]))
         if progress is not None:
             progress(len(results), len(texts))
     return results
@@ -356,11 +356,11 @@ def combine(nbest: NBestList, scores: Sequence[LMScore], settings: RerankSetting
 
 
 def rerank(lm, nbest: NBestList, settings: RerankSettings = RerankSettings(), chunk: int = CHUNK,
-           progress: Callable[[int, int], None] | None = None) -> Reranking:
+           progress: Callable[[int, int], None] | None = None, tokenized: bool = False) -> Reranking:
     """Score every candidate of the list in batches, then interpolate and sort."""
     settings.validate()
     texts = [scoring_text(c, nbest.format) for c in nbest.candidates]
-    return combine(nbest, score_candidates(lm, texts, settings, chunk, progress), settings)
+    return combine(nbest, score_candidates(lm, texts, settings, chunk, progress, tokenized), settings)
 
 
 # -- writing ------------------------------------------------------------------

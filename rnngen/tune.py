@@ -110,7 +110,7 @@ def grid(has_scores: bool, weights: Sequence[float] = WEIGHTS,
 
 
 def rerank_with(lm, nbest: NBestList, setting: Setting, chunk: int = CHUNK,
-                progress: Callable[[int, int], None] | None = None) -> Reranking:
+                progress: Callable[[int, int], None] | None = None, tokenized: bool = False) -> Reranking:
     """`rerank.rerank` under a tuned setting; LM alone ranks a scored list by the LM feature only.
 
     For LM alone the list's scores are set aside while ranking (the total is the feature) and the
@@ -118,9 +118,9 @@ def rerank_with(lm, nbest: NBestList, setting: Setting, chunk: int = CHUNK,
     """
     settings = setting.rerank_settings()
     if not setting.lm_alone or not nbest.has_scores:
-        return rerank(lm, nbest, settings, chunk, progress)
+        return rerank(lm, nbest, settings, chunk, progress, tokenized)
     bare = NBestList(nbest.format, [replace(c, score=None) for c in nbest.candidates], nbest.header)
-    result = rerank(lm, bare, settings, chunk, progress)
+    result = rerank(lm, bare, settings, chunk, progress, tokenized)
     by_line = {c.line: c for c in nbest.candidates}
     groups = [(i, [replace(r, candidate=by_line[r.candidate.line]) for r in group]) for i, group in result.groups]
     return Reranking(nbest, settings, groups)

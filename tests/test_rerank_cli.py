@@ -130,3 +130,16 @@ def test_choices_made_only_on_unknown_words_are_named_on_stderr(tiny_lm_path, tm
     assert err == ["rnngen: warning: 1 id (0) where the best candidate differs from the next only in unknown words: "
                    "their order comes from how unknown words are counted (--oov-penalty, --unk-types), not from the "
                    "model"]
+
+
+def test_tokenized_splits_candidates_on_spaces_only(tiny_lm_path, tmp_path, capsys):
+    nbest = tmp_path / "n.txt"
+    nbest.write_text("the cat sat.\nthe cat sat .\n")
+    code, out, _ = run(capsys, str(tiny_lm_path), str(nbest), "--output", "json")
+    rows = [json.loads(line) for line in out]
+    code2, out2, _ = run(capsys, str(tiny_lm_path), str(nbest), "--output", "json", "--tokenized")
+    assert code == code2 == 0
+    as_typed = {c["text"]: c["lm_tokens"] for c in rows[0]["candidates"]}
+    split = {c["text"]: c["lm_tokens"] for c in json.loads(out2[0])["candidates"]}
+    assert as_typed == {"the cat sat.": 5, "the cat sat .": 5}  # the model's corpus splits the period off
+    assert split == {"the cat sat.": 4, "the cat sat .": 5}     # --tokenized: `sat.` is one (unknown) word

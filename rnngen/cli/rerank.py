@@ -42,6 +42,9 @@ def register(sub) -> None:
                        help="take W, the normalisation and X from a settings file that 'rnngen rerank tune --save' "
                             "wrote (it may say 'LM alone': the list's own scores are then not added); "
                             "--weight, --normalize or --oov-penalty given with it override the file's value")
+    p.add_argument("--tokenized", action="store_true",
+                   help="split candidates on spaces only (default: as the model's corpus was tokenized; text "
+                        "already written that way is left as it is)")
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if setting.unk_types > 1:
         _warning(f"unknown words: <unk>'s probability spread over {setting.unk_types:,} types "
                  f"(-{math.log(setting.unk_types):.3f} per unknown word)")
-    result = _with_progress(lambda progress: rerank_with(lm, nbest, setting, progress=progress),
+    result = _with_progress(lambda progress: rerank_with(lm, nbest, setting, progress=progress,
+                                                         tokenized=args.tokenized),
                             len(nbest.candidates))
     for line in write(result, args.output):
         emit(line)

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", default=None,
                    help="write the setting chosen on all ids to FILE (JSON, format rnngen-rerank-settings "
                         "version 1), for rnngen rerank --settings")
+    p.add_argument("--tokenized", action="store_true",
+                   help="split candidates on spaces only, as `rnngen rerank --tokenized`")
     p.add_argument("--json", action="store_true", help="print one JSON object with every setting and figure")
     add_threads_flag(p)
     p.set_defaults(run=run)
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     _unused_lines(references, ids)
     lm = load_model(args.model)
     texts = [scoring_text(c, nbest.format) for c in nbest.candidates]
-    scores = _with_progress(lambda progress: score_texts(lm, texts, progress=progress), len(texts))
+    scores = _with_progress(lambda progress: score_texts(lm, texts, progress=progress, tokenized=args.tokenized),
+                            len(texts))
     result = tune(nbest, scores, references, args.folds, args.tokenize, args.lowercase, args.seed, name=name)
     tuned_on = {"model": args.model, "nbest": name, "references": list(args.refs)}
     if args.save:
