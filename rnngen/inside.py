@@ -259,3 +259,127 @@ def decay_rate(norms: Sequence[float]) -> float | None:
     mean_l = sum(v for _, v in points) / len(points)
     slope = sum((d - mean_d) * (v - mean_l) for d, v in points) / sum((d - mean_d) ** 2 for d, _ in points)
     return math.exp(slope)
+
+
+# -- neurons: select and match (LSTMVis), and cells that track a property (Karpathy et al.) --------------
+@dataclass(frozen=True)
+class Match:
+    """A place in the text where the selected units are on together: sentence, first word, span length."""
+
+    sentence: int
+    start: int
+    length: int
+    overlap: float  # Jaccard overlap of the units on there with the selected units (1 = the same set)
+    words: tuple[str, ...]
+
+
+def states_of(module: RNNModel, vocab, sentences: Sequence[Sequence[str]], quantity: str = "hidden",
+              layer: int = -1, limit: int = 2_000, progress=None, cancelled=None) -> list[torch.Tensor]:
+    """Each sentence's (words, units) `quantity` (hidden, cell or a gate) for its words, `<s>` left out.
+
+    At most `limit` sentences are read (a bounded sample of a large corpus); `progress(done, total)` is
+    called after each, and a true `cancelled()` stops early with what was read so far.
+    """
+    chosen = list(sentences[:limit])
+    out = []
+    for n, words in enumerate(chosen, 1):
+        if cancelled is not None and cancelled():
+            break
+        trace = trace_model(module, [vocab.bos_id, *vocab.encode(words)], layer)
+        if quantity not in trace.values:
+            raise ValueError(f"no {quantity!r} in a {module.config.rnn_type} layer: choose one of "
+                             + ", ".join(trace.values))
+        out.append(trace.values[quantity][1:])
+        if progress is not None:
+            progress(n, len(chosen))
+    return out
+
+
+def select_units(states: torch.Tensor, start: int, end: int, threshold: float) -> torch.Tensor:
+    """The units whose value is above `threshold` at every word of [start, end): LSTMVis' selection."""
+    return (states[start:end] > threshold).all(dim=0)
+
+
+def match(units: torch.Tensor, states: Sequence[torch.Tensor], sentences: Sequence[Sequence[str]],
+          threshold: float, length: int, top: int = 10, min_overlap: float = 0.0) -> list[Match]:
+    """Spans of `length` words where the units on throughout overlap most with the selection.
+
+    Overlap is Jaccard's |on ∩ selected| / |on ∪ selected|; ties keep text order.
+    """
+    if not bool(units.any()):
+        return []
+    found = []
+    for s, (values, words) in enumerate(zip(states, sentences)):
+        on = values > threshold
+        for start in range(0, len(values) - length + 1):
+            together = on[start:start + length].all(dim=0)
+            union = int((together | units).sum())
+            overlap = int((together & units).sum()) / union if union else 0.0
+            if overlap > min_overlap:
+                found.append(Match(s, start, length, overlap, tuple(words[start:start + length])))
+    found.sort(key=lambda m: -m.overlap)
+    return found[:top]
+
+
+PROPERTIES = ("quotes", "brackets", "position", "after")
+
+
+def position_property(words: Sequence[str], name: str, word: str = "") -> list[float]:
+    """A simple property of each position: inside quotes or brackets (1/0), the position in the sentence
+    (0 = first), or 1 right after `word`."""
+    values, inside = [], False
+    depth = 0
+    for i, w in enumerate(words):
+        if name == "quotes":
+            if w in ('"', "``", "''", "“", "”"):
+                inside = not inside if w == '"' else w in ("``", "“")
+                values.append(1.0)  # the quote itself is inside
+                continue
+            values.append(1.0 if inside else 0.0)
+        elif name == "brackets":
+            depth += w in ("(", "[", "{", "-LRB-")
+            values.append(1.0 if depth > 0 else 0.0)
+            depth -= w in (")", "]", "}", "-RRB-") and depth > 0
+        elif name == "position":
+            values.append(float(i))
+        elif name == "after":
+            values.append(1.0 if i > 0 and words[i - 1] == word else 0.0)
+        else:
+            raise ValueError(f"unknown property {name!r}: choose one of {', '.join(PROPERTIES)}")
+    return values
+
+
+def correlated_units(states: Sequence[torch.Tensor], sentences: Sequence[Sequence[str]], name: str,
+                     word: str = "", top: int = 10) -> list[tuple[int, float]]:
+    """The units whose value correlates most (|Pearson r|) with the property over all positions read."""
+    x = torch.cat([s.double() for s in states])
+    y = torch.tensor([v for words in sentences[:len(states)] for v in position_property(words, name, word)],
+                     dtype=torch.float64)
+    if len(y) < 2 or float(y.std()) == 0.0:
+        return []
+    xc, yc = x - x.mean(dim=0), y - y.mean()
+    denominator = xc.norm(dim=0) * yc.norm()
+    r = torch.where(denominator > 0, (xc * yc.unsqueeze(1)).sum(dim=0) / denominator, torch.zeros_like(denominator))
+    order = torch.argsort(r.abs(), descending=True)[:top]
+    return [(int(u), float(r[u])) for u in order]
+
+
+def saturation_histogram(states: Sequence[torch.Tensor], bins: int = 10) -> list[int]:
+    """How many gate values fall in each of `bins` equal bins of [0, 1]."""
+    values = torch.cat([s.flatten() for s in states]).clamp(0.0, 1.0)
+    return torch.histc(values, bins=bins, min=0.0, max=1.0).long().tolist()
+
+
+def gate_saturation(module: RNNModel, vocab, sentences: Sequence[Sequence[str]], layer: int = -1,
+                    limit: int = 2_000, bins: int = 10, progress=None, cancelled=None) -> dict[str, dict]:
+    """Per gate over a corpus sample: the share shut (< 0.1), the share open (> 0.9), and a histogram."""
+    kind = module.config.rnn_type
+    out = {}
+    for gate in (g for g in GATE_NAMES.get(kind, ()) if g.endswith("gate")):
+        states = states_of(module, vocab, sentences, gate, layer, limit, progress, cancelled)
+        values = torch.cat([s.flatten() for s in states]) if states else torch.zeros(0)
+        out[gate] = {"shut": float((values < 0.1).float().mean()) if len(values) else 0.0,
+                     "open": float((values > 0.9).float().mean()) if len(values) else 0.0,
+                     "histogram": saturation_histogram(states, bins) if states else [0] * bins,
+                     "values": len(values)}
+    return out

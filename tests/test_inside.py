@@ -95,3 +95,56 @@ def test_the_inspect_command(tiny_lm_path):
     assert [json.loads(line)["distance"] for line in grads.stdout.splitlines()] == [0, 1, 2, 3]
     wrong = main_here("inspect", "states", str(tiny_lm_path), "the cat", "--layer", "3")
     assert wrong.returncode == 2 and "this model has 1 layer(s)" in wrong.stderr
+
+
+def test_select_and_match_finds_the_planted_span():
+    sentences = [["a", "b", "c", "d", "e"], ["f", "g", "h", "i"], ["j", "k", "l", "m", "n", "o"]]
+    torch.manual_seed(0)
+    states = [torch.rand(len(s), 8) * 0.2 for s in sentences]  # everything off (below 0.5) ...
+    states[0][1:3, [2, 5]] = 0.9   # ... but units 2 and 5 over "b c", the selection
+    states[2][3:5, [2, 5]] = 0.8   # planted: the same units over "m n"
+    states[1][0:2, [2]] = 0.9      # a partial match: unit 2 only
+    units = inside.select_units(states[0], 1, 3, 0.5)
+    assert units.nonzero().flatten().tolist() == [2, 5]
+    found = inside.match(units, states, sentences, 0.5, 2)
+    assert [(m.sentence, m.start, m.words, m.overlap) for m in found] == [
+        (0, 1, ("b", "c"), 1.0), (2, 3, ("m", "n"), 1.0), (1, 0, ("f", "g"), 0.5)]
+
+
+def test_units_that_track_a_property_are_found():
+    sentences = [["he", "said", '"', "go", "now", '"', "."], ["a", "(", "b", "c", ")", "d"]]
+    assert inside.position_property(sentences[0], "quotes") == [0, 0, 1, 1, 1, 1, 0]
+    assert inside.position_property(sentences[1], "brackets") == [0, 1, 1, 1, 1, 0]
+    assert inside.position_property(sentences[1], "after", "b") == [0, 0, 0, 1, 0, 0]
+    torch.manual_seed(1)
+    states = [torch.randn(len(s), 6) for s in sentences]
+    for s, words in zip(states, sentences):
+        s[:, 4] = torch.tensor(inside.position_property(words, "position"))  # unit 4 counts the words
+    (unit, r), *_ = inside.correlated_units(states, sentences, "position")
+    assert unit == 4 and r == pytest.approx(1.0)
+
+
+def test_gate_saturation_over_a_sample(tiny_lm):
+    sentences = [["the", "cat", "sat", "."], ["a", "dog", "ran", "."]]
+    report = inside.gate_saturation(tiny_lm.module, tiny_lm.vocab, sentences)
+    assert set(report) == {"input gate", "forget gate", "output gate"}
+    hidden = tiny_lm.model_config.hidden
+    for figures in report.values():
+        assert figures["values"] == 8 * hidden and sum(figures["histogram"]) == 8 * hidden
+        assert 0 <= figures["shut"] + figures["open"] <= 1
+
+
+def test_match_cells_and_gates_commands(tiny_lm_path, tmp_path):
+    text = tmp_path / "sample.txt"
+    text.write_text("the cat sat on the mat .\nthe dog sat on the log .\na cat saw a dog .\n")
+    found = main_here("inspect", "match", str(tiny_lm_path), "the cat sat on the mat .", str(text), "--span", "1:3",
+                      "--threshold", "-1")
+    assert found.returncode == 0 and "[cat sat]" in found.stdout
+    cells = [json.loads(line) for line in main_here("inspect", "cells", str(tiny_lm_path), str(text), "--property",
+                                                    "after:the", "--format", "jsonl").stdout.splitlines()]
+    assert len(cells) == 10 and all(-1 <= c["r"] <= 1 for c in cells)
+    gates = main_here("inspect", "gates", str(tiny_lm_path), str(text), "--format", "jsonl")
+    assert [json.loads(line)["gate"] for line in gates.stdout.splitlines()] == ["input gate", "forget gate",
+                                                                               "output gate"]
+    bad = main_here("inspect", "match", str(tiny_lm_path), "the cat", str(text), "--span", "1:9")
+    assert (bad.returncode, bad.stderr.strip()) == (2, "rnngen: error: --span 1:9: the sentence has 2 word(s), 0 to 2")

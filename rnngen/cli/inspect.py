@@ -32,6 +32,45 @@ def register(sub) -> None:
     _model_sentence(grads)
     _format(grads)
     grads.set_defaults(run=run_gradients)
+    match = kinds.add_parser("match", help="select units on across a span, find where else they are on together",
+                             description="LSTMVis' select and match: the units above THRESHOLD at every word of "
+                                         "the span of SENTENCE are selected; spans of the same length in the corpus "
+                                         "sample are ranked by the overlap of their on-units with the selection.")
+    _model_sentence(match)
+    _corpus(match)
+    match.add_argument("--span", default="", metavar="A:B",
+                       help="words A to B-1 of the sentence, counted from 0 (default: the whole sentence)")
+    match.add_argument("--threshold", type=float, default=0.3, metavar="X", help="'on' means above X (default 0.3)")
+    match.add_argument("--quantity", default="hidden", help="hidden, cell or a gate (default hidden)")
+    match.add_argument("--top", type=int, default=10, metavar="N", help="matches shown (default 10)")
+    match.set_defaults(run=run_match)
+    cells = kinds.add_parser("cells", help="units that track a property of the position (quotes, brackets, ...)")
+    cells.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    _corpus(cells)
+    cells.add_argument("--property", default="position", metavar="P",
+                       help="quotes, brackets, position, or after:WORD (default position)")
+    cells.add_argument("--quantity", default="cell", help="hidden, cell or a gate (default cell; hidden for a GRU "
+                                                          "or an Elman RNN)")
+    cells.add_argument("--layer", type=int, default=-1, help="which layer (default -1, the last)")
+    cells.add_argument("--top", type=int, default=10, metavar="N", help="units shown (default 10)")
+    add_threads_flag(cells)
+    _format(cells)
+    cells.set_defaults(run=run_cells)
+    gates = kinds.add_parser("gates", help="how often each gate is shut (< 0.1) or open (> 0.9) over a corpus")
+    gates.add_argument("model", metavar="MODEL", help="model name under checkpoints/ or a path")
+    _corpus(gates)
+    gates.add_argument("--layer", type=int, default=-1, help="which layer (default -1, the last)")
+    add_threads_flag(gates)
+    _format(gates)
+    gates.set_defaults(run=run_gates)
+
+
+def _corpus(p: argparse.ArgumentParser) -> None:
+    p.add_argument("corpus", metavar="TEXT", help="a text file, or a corpus name or folder (see --split)")
+    p.add_argument("--split", default="valid", choices=("train", "valid", "test"),
+                   help="split of a corpus (default valid)")
+    p.add_argument("--sample", type=int, default=500, metavar="N",
+                   help="read at most N sentences of it (default 500)")
 
 
 def _model_sentence(p: argparse.ArgumentParser) -> None:
@@ -143,3 +182,129 @@ def _short(value: float) -> str:
     """Three decimals without trailing zeros: a saturated gate reads 0 or 1, as the lecture draws it."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def _sample(lm, args):
+    """The corpus sample's sentences (bounded by --sample), and a progress callback on stderr."""
+    from rnngen.errors import InputError
+
+    if args.sample < 1:
+        raise InputError(f"--sample must be at least 1, got {args.sample}")
+    return lm.held_out(args.corpus, args.split).sentences[: args.sample]
+
+
+def _states(lm, sentences, quantity: str, layer: int):
+    from rich.progress import Progress
+
+    from rnngen import inside
+    from rnngen.cli._common import err
+    from rnngen.errors import InputError
+
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("reading the sample", total=len(sentences))
+        try:
+            return inside.states_of(lm.module, lm.vocab, sentences, quantity, layer, len(sentences),
+                                    progress=lambda done, _total: bar.update(task, completed=done))
+        except ValueError as exc:
+            raise InputError(f"--quantity: {exc}") from None
+
+
+def run_match(args: argparse.Namespace) -> int:
+    from rnngen import inside
+    from rnngen.errors import InputError
+
+    lm, ids, words = _model_ids(args)
+    layer = _layer(lm, args.layer)
+    start, end = _span(args.span, len(words))
+    sentences = _sample(lm, args)
+    selected_states = _states(lm, [words], args.quantity, layer)[0]
+    units = inside.select_units(selected_states, start, end, args.threshold)
+    if not bool(units.any()):
+        raise InputError(f"no unit is above {args.threshold:g} at every word of {' '.join(words[start:end])!r}; "
+                         "try a lower --threshold or a shorter --span")
+    states = _states(lm, sentences, args.quantity, layer)
+    found = inside.match(units, states, sentences, args.threshold, end - start, args.top)
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(f"{int(units.sum())} unit(s) on across {' '.join(words[start:end])!r}, matched in "
+                             f"{len(sentences):,} sentences"))
+    for name in ("overlap", "sentence", "words"):
+        table.add_column(name, justify="right" if name != "words" else "left")
+    for m in found:
+        context = sentences[m.sentence]
+        shown = " ".join(context[max(0, m.start - 3):m.start]) + " [" + " ".join(m.words) + "] " + \
+            " ".join(context[m.start + m.length:m.start + m.length + 3])
+        table.add_row(f"{m.overlap:.2f}", str(m.sentence + 1), Text(shown.strip()))  # words are never markup
+    out.print(table)
+    return 0
+
+
+def _span(text: str, words: int) -> tuple[int, int]:
+    from rnngen.errors import InputError
+
+    if not text:
+        return 0, words
+    try:
+        a, b = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise InputError(f"--span must be A:B (word numbers from 0), got {text!r}") from None
+    if not 0 <= a < b <= words:
+        raise InputError(f"--span {text}: the sentence has {words} word(s), 0 to {words}")
+    return a, b
+
+
+def run_cells(args: argparse.Namespace) -> int:
+    from rnngen import inside
+    from rnngen.errors import InputError
+
+    lm = load_model(args.model)
+    layer = _layer(lm, args.layer)
+    name, _, word = args.property.partition(":")
+    if name not in inside.PROPERTIES or (name == "after") != bool(word):
+        raise InputError(f"--property must be quotes, brackets, position or after:WORD, got {args.property!r}")
+    quantity = args.quantity if lm.model_config.rnn_type == "lstm" or args.quantity != "cell" else "hidden"
+    sentences = _sample(lm, args)
+    states = _states(lm, sentences, quantity, layer)
+    units = inside.correlated_units(states, sentences, name, word, args.top)
+    if args.format == "jsonl":
+        for unit, r in units:
+            emit(json.dumps({"unit": unit, "r": r, "property": args.property, "quantity": quantity}))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"{quantity} units most correlated with {args.property} ({len(sentences):,} sentences)")
+    table.add_column("unit", justify="right")
+    table.add_column("Pearson r", justify="right")
+    for unit, r in units:
+        table.add_row(str(unit), f"{r:+.3f}")
+    out.print(table)
+    return 0
+
+
+def run_gates(args: argparse.Namespace) -> int:
+    from rnngen import inside
+    from rnngen.errors import InputError
+
+    lm = load_model(args.model)
+    layer = _layer(lm, args.layer)
+    if lm.model_config.rnn_type not in inside.GATE_NAMES:
+        raise InputError(f"a {lm.model_config.rnn_type} layer has no gates; inspect its hidden units with "
+                         "`rnngen inspect states`")
+    report = inside.gate_saturation(lm.module, lm.vocab, _sample(lm, args), layer)
+    if args.format == "jsonl":
+        for gate, figures in report.items():
+            emit(json.dumps({"gate": gate, **figures}))
+        return 0
+    from rich.table import Table
+
+    table = Table(title="gate values over the sample: shut < 0.1, open > 0.9; histogram of 0-1 in tenths "
+                        "(bars scaled to the fullest tenth)")
+    for name in ("gate", "shut", "open", "histogram"):
+        table.add_column(name, justify="left" if name in ("gate", "histogram") else "right")
+    for gate, figures in report.items():
+        fullest = max(max(figures["histogram"]), 1)
+        bars = "".join(" ▁▂▃▄▅▆▇█"[round(8 * n / fullest)] for n in figures["histogram"])
+        table.add_row(gate, f"{100 * figures['shut']:.1f}%", f"{100 * figures['open']:.1f}%", bars)
+    out.print(table)
+    return 0
