@@ -107,12 +107,60 @@ LECTURE_LSTM_INPUTS = ((1, 0, 0), (3, 1, 0), (2, 0, 0), (4, 1, 0), (2, 0, 0), (1
 LECTURE_RNN_INPUTS = ((1, 1), (1, 1), (2, 2))
 
 
-def lecture_rnn() -> LinearRNN:
-    return LinearRNN()
+def lecture_rnn(weights: str = "") -> LinearRNN:
+    """The simple RNN, all weights 1, or as `weights` says: `in=1 mem=1 out=1` (each matrix filled with it)."""
+    module = LinearRNN()
+    values = _named_numbers(weights, {"in": 1, "mem": 1, "out": 1})
+    for name, layer in (("in", module.w_in), ("mem", module.w_mem), ("out", module.w_out)):
+        if name in values:
+            nn.init.constant_(layer.weight, values[name][0])
+    return module
 
 
-def lecture_lstm() -> LectureLSTMCell:
-    return LectureLSTMCell()
+def lecture_lstm(weights: str = "") -> LectureLSTMCell:
+    """The LSTM cell with the lecture's weights, or as `weights` says, e.g. `z=1,0,0 i=0,100,0,-10
+    f=0,100,0,10 o=0,0,100,-10` (z: the weights of x1..x3; a gate: its three weights, then its bias)."""
+    module = LectureLSTMCell()
+    values = _named_numbers(weights, {"z": 3, "i": 4, "f": 4, "o": 4})
+    with torch.no_grad():
+        if "z" in values:
+            module.z_weight.copy_(torch.tensor(values["z"]))
+        for row, gate in enumerate("ifo"):
+            if gate in values:
+                module.gate_weight[row] = torch.tensor(values[gate][:3])
+                module.gate_bias[row] = values[gate][3]
+    return module
+
+
+def weights_text(module: nn.Module) -> str:
+    """A lecture module's weights in the form `lecture_rnn` / `lecture_lstm` read back."""
+    def numbers(values) -> str:
+        return ",".join(f"{v:g}" for v in values)
+
+    if isinstance(module, LectureLSTMCell):
+        weight, bias = module.gate_weight.detach(), module.gate_bias.detach()
+        rows = [f"z={numbers(module.z_weight.detach().tolist())}"]
+        rows += [f"{g}={numbers([*weight[r].tolist(), float(bias[r])])}" for r, g in enumerate("ifo")]
+        return " ".join(rows)
+    return " ".join(f"{name}={float(layer.weight.detach()[0, 0]):g}" for name, layer in
+                    (("in", module.w_in), ("mem", module.w_mem), ("out", module.w_out)))
+
+
+def _named_numbers(text: str, sizes: dict[str, int]) -> dict[str, list[float]]:
+    """`name=1,2,3 other=4` as numbers per name; ValueError says what is wrong."""
+    out = {}
+    for item in text.split():
+        name, equals, numbers = item.partition("=")
+        if not equals or name not in sizes:
+            raise ValueError(f"{item!r}: write NAME=VALUES with NAME one of {', '.join(sizes)}")
+        try:
+            values = [float(v) for v in numbers.split(",")]
+        except ValueError:
+            raise ValueError(f"{item!r}: the values must be numbers separated by commas") from None
+        if len(values) != sizes[name] or not all(math.isfinite(v) for v in values):
+            raise ValueError(f"{item!r}: {name} takes {sizes[name]} finite number(s)")
+        out[name] = values
+    return out
 
 
 def parse_inputs(text: str, width: int) -> torch.Tensor:

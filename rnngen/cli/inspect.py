@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rnngen.cli._common import add_threads_flag, emit, load_model, out
+from rnngen.display import short_number
 
 
 def register(sub) -> None:
@@ -171,17 +172,12 @@ def _write(trace, format: str, what: str, full: bool) -> None:
         table.add_column(name, justify="right")
     for t, label in enumerate(trace.labels):
         if full:
-            row = [" ".join(_short(v) for v in values) for values in trace.step(t).values()]
+            row = [" ".join(short_number(v) for v in values) for values in trace.step(t).values()]
         else:
             row = [f"{mean:+.2f} · #{unit} {value:+.2f}" for mean, unit, value in trace.summary(t).values()]
         table.add_row(label, *row)
     out.print(table)
 
-
-def _short(value: float) -> str:
-    """Three decimals without trailing zeros: a saturated gate reads 0 or 1, as the lecture draws it."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
 
 
 def _sample(lm, args):

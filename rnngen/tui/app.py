@@ -63,19 +63,21 @@ def terminal_is_light() -> bool:
 
 
 class RnngenApp(App):
-    """Corpus, Train, Score, Generate and Models tabs sharing one loaded model and corpus."""
+    """Corpus, Train, Score, Generate, Models and Inside tabs sharing one loaded model and corpus."""
 
     TITLE = "rnngen"
     CSS_PATH = _css_paths()
     COMMANDS = App.COMMANDS | {RnngenCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
-    TABS = {"corpus": "Corpus", "train": "Train", "score": "Score", "generate": "Generate", "models": "Models"}
+    TABS = {"corpus": "Corpus", "train": "Train", "score": "Score", "generate": "Generate", "models": "Models",
+            "inside": "Inside"}
     BINDINGS = [
         Binding("1", "show_tab('corpus')", "Corpus", show=False),
         Binding("2", "show_tab('train')", "Train", show=False),
         Binding("3", "show_tab('score')", "Score", show=False),
         Binding("4", "show_tab('generate')", "Generate", show=False),
         Binding("5", "show_tab('models')", "Models", show=False),
+        Binding("6", "show_tab('inside')", "Inside", show=False),
         Binding("f1,question_mark", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
         Binding("escape", "leave_field", "Leave field", show=False),
@@ -108,6 +110,7 @@ class RnngenApp(App):
     def compose(self) -> ComposeResult:
         from rnngen.tui.screens.corpus import CorpusPane
         from rnngen.tui.screens.generate import GeneratePane
+        from rnngen.tui.screens.inside import InsidePane
         from rnngen.tui.screens.models import ModelsPane
         from rnngen.tui.screens.score import ScorePane
         from rnngen.tui.screens.train import TrainPane
@@ -124,6 +127,8 @@ class RnngenApp(App):
                 yield GeneratePane()
             with TabPane("5 Models", id="models"):
                 yield ModelsPane()
+            with TabPane("6 Inside", id="inside"):
+                yield InsidePane()
         yield Footer()
 
     def on_mount(self) -> None:

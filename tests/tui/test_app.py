@@ -16,12 +16,13 @@ def status_text(app) -> str:
     return shown(app.query_one(StatusBar))
 
 
-async def test_keys_1_to_5_switch_tabs_in_order(app):
+async def test_keys_1_to_6_switch_tabs_in_order(app):
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         tabs = app.query_one("#tabs", TabbedContent)
-        assert [p.id for p in tabs.query("#tabs > ContentSwitcher > TabPane")] == ["corpus", "train", "score", "generate", "models"]
-        for key, tab in zip("52341", ["models", "train", "score", "generate", "corpus"]):
+        assert [p.id for p in tabs.query("#tabs > ContentSwitcher > TabPane")] == [
+            "corpus", "train", "score", "generate", "models", "inside"]
+        for key, tab in zip("562341", ["models", "inside", "train", "score", "generate", "corpus"]):
             await pilot.press(key)
             assert tabs.active == tab
 

@@ -135,6 +135,16 @@ def test_models(snap_compare, snap_app, size):
     assert snap_compare(snap_app, terminal_size=size, run_before=run_before)
 
 
+@pytest.mark.parametrize("size", SIZES)
+def test_inside(snap_compare, snap_app, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("6")
+        await pilot.pause()
+
+    assert snap_compare(snap_app, terminal_size=size, run_before=run_before)
+
+
 def test_compare(snap_compare, snap_app):
     async def run_before(pilot):
         await settle(pilot)

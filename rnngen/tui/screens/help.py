@@ -17,11 +17,12 @@ INTRO = """\
 
 A workbench for word-level recurrent language models. Work left to right:
 pick a **corpus**, **train** a model while watching it learn, then **score**
-sentences and **generate** text with it. **Models** lists what you trained.
+sentences and **generate** text with it. **Models** lists what you trained;
+**Inside** shows the memory, the gates and the gradients through time.
 
 | Key | Anywhere |
 |---|---|
-| `1`–`5` | Corpus, Train, Score, Generate, Models tab |
+| `1`–`6` | Corpus, Train, Score, Generate, Models, Inside tab |
 | `ctrl+p` | command palette (every action by name) |
 | `?` / `F1` | this help |
 | `ctrl+t` | light / dark theme |
@@ -42,6 +43,9 @@ TABS = {
     "Generate": "Sample text word by word, or pick each next word yourself (type a word, a number, or "
                 "`space` for the model's own pick).",
     "Models": "`enter` loads too. Mark two models, then compare their settings and histories.",
+    "Inside": "The lecture's LSTM memory cell and simple RNN with their weights (edit the inputs or the "
+              "weights and press `enter`), or the loaded model's gates and states per word and the gradient "
+              "of the last word's loss back through time. `↑`/`↓` step; the side panel shows every value.",
 }
 
 
@@ -71,6 +75,7 @@ def help_text() -> str:
     """The whole help page, keys read from the panes' BINDINGS."""
     from rnngen.tui.screens.corpus import CorpusPane
     from rnngen.tui.screens.generate import GeneratePane
+    from rnngen.tui.screens.inside import InsidePane
     from rnngen.tui.screens.models import ModelsPane
     from rnngen.tui.screens.score import ScorePane
     from rnngen.tui.screens.train import TrainPane
@@ -80,7 +85,7 @@ def help_text() -> str:
     # each tab's keys: its pane's, and those of the widgets inside it that bring their own
     keys = {"Corpus": CorpusPane.BINDINGS, "Train": TrainPane.BINDINGS,
             "Score": [*ScorePane.BINDINGS, *HeatMap.BINDINGS, *CandidatesPanel.BINDINGS],
-            "Generate": GeneratePane.BINDINGS, "Models": ModelsPane.BINDINGS}
+            "Generate": GeneratePane.BINDINGS, "Models": ModelsPane.BINDINGS, "Inside": InsidePane.BINDINGS}
     return "\n".join([INTRO, *(tab_section(title, bindings) for title, bindings in keys.items())])
 
 
