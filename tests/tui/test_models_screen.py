@@ -136,6 +136,7 @@ async def test_compare_at_80x24_keeps_names_and_both_models_and_marks_difference
         await pilot.press("space")
         await goto(pilot, app, "tiny-gru")
         await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))  # a busy machine opens it later
         await pilot.pause()
         table = app.screen.query_one(DataTable)
         assert table.fixed_columns == 2
