@@ -34,6 +34,11 @@ class Trace:
     def step(self, t: int) -> dict[str, list[float]]:
         return {name: v[t].tolist() for name, v in self.values.items()}
 
+    def top_units(self, t: int, count: int) -> dict[str, list[tuple[int, float]]]:
+        """Per quantity at step t: the `count` units of largest |value|, as (unit, value), largest first."""
+        return {name: [(int(u), float(values[t, u])) for u in values[t].abs().argsort(descending=True)[:count]]
+                for name, values in self.values.items()}
+
     def summary(self, t: int) -> dict[str, tuple[float, int, float]]:
         """Per quantity at step t: (mean over units, the unit with the largest |value|, that value)."""
         out = {}
@@ -187,43 +192,54 @@ GATE_NAMES = {"lstm": ("input gate", "forget gate", "cell input", "output gate")
               "gru": ("reset gate", "update gate", "new state")}
 
 
+def _run_layers(module: RNNModel, ids: Sequence[int], layer: int, on_step) -> torch.Tensor:
+    """The recurrence over `ids`, layer by layer, with torch's cell kernels on the module's own weights.
+
+    `on_step(x, h_before, h, c, weights)` is called at every step of layer `layer`; the top layer's
+    outputs, (steps, hidden), are returned. One loop for `trace_model` and `gradient_norms`.
+    """
+    kind = module.config.rnn_type
+    layer = layer % module.config.layers
+    x = module.encoder(torch.tensor([list(ids)]))[0]  # (steps, emb)
+    for current in range(module.config.layers):
+        weights = tuple(getattr(module.rnn, f"{n}_l{current}")
+                        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        h = torch.zeros(1, module.config.hidden)
+        c = torch.zeros(1, module.config.hidden)
+        outputs = []
+        for step in x:
+            xt, before = step.unsqueeze(0), h
+            if kind == "lstm":
+                h, c = torch.lstm_cell(xt, (h, c), *weights)
+            else:
+                h = _CELL[kind](xt, h, *weights)
+            if current == layer:
+                on_step(xt, before, h, c if kind == "lstm" else None, weights)
+            outputs.append(h[0])
+        x = torch.stack(outputs)
+    return x
+
+
 @in_eval_mode
 @torch.no_grad()
 def trace_model(module: RNNModel, ids: Sequence[int], layer: int = -1) -> Trace:
     """Per input token (`<s>` first), the chosen layer's gates, cell and hidden state, from its weights.
 
-    The recurrence runs with torch's cell kernels on the module's own weights, layer by layer, and
+    The recurrence runs with torch's cell kernels on the module's own weights (`_run_layers`), and
     the gates come from the same weights in torch's order (LSTM: i, f, g, o; GRU: r, z, n).
     """
     kind = module.config.rnn_type
-    layers = module.config.layers
-    layer = layer % layers
-    x = module.encoder(torch.tensor([list(ids)]))[0]  # (steps, emb)
-    for current in range(layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(module.rnn, f"{n}_l{current}") for n in
-                                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        h = torch.zeros(1, module.config.hidden)
-        c = torch.zeros(1, module.config.hidden)
-        rows: dict[str, list[torch.Tensor]] = {}
-        outputs = []
-        for step in x:
-            xt = step.unsqueeze(0)
-            if current == layer:
-                for name, value in _gates(kind, xt, h, w_ih, w_hh, b_ih, b_hh).items():
-                    rows.setdefault(name, []).append(value[0])
-            if kind == "lstm":
-                h, c = torch.lstm_cell(xt, (h, c), w_ih, w_hh, b_ih, b_hh)
-                if current == layer:
-                    rows.setdefault("cell", []).append(c[0])
-            else:
-                h = _CELL[kind](xt, h, w_ih, w_hh, b_ih, b_hh)
-            if current == layer:
-                rows.setdefault("hidden", []).append(h[0])
-            outputs.append(h[0])
-        if current == layer:
-            return Trace([str(i) for i in ids], {k: torch.stack(v) for k, v in rows.items()})
-        x = torch.stack(outputs)
-    raise AssertionError("unreachable")
+    rows: dict[str, list[torch.Tensor]] = {}
+
+    def record(x, before, h, c, weights) -> None:
+        for name, value in _gates(kind, x, before, *weights).items():
+            rows.setdefault(name, []).append(value[0])
+        if c is not None:
+            rows.setdefault("cell", []).append(c[0])
+        rows.setdefault("hidden", []).append(h[0])
+
+    _run_layers(module, ids, layer, record)
+    return Trace([str(i) for i in ids], {k: torch.stack(v) for k, v in rows.items()})
 
 
 _CELL = {"gru": torch.gru_cell, "rnn_tanh": torch.rnn_tanh_cell, "rnn_relu": torch.rnn_relu_cell}
@@ -260,27 +276,13 @@ def gradient_norms(module: RNNModel, ids: Sequence[int], target: int, layer: int
     The recurrence is stepped with the cell kernels on the module's weights (as `trace_model` does),
     each step's hidden state kept in the graph, and autograd gives the gradients (no dropout).
     """
-    kind = module.config.rnn_type
-    layers = module.config.layers
-    layer = layer % layers
-    x = module.encoder(torch.tensor([list(ids)]))[0]
     kept: list[torch.Tensor] = []
-    for current in range(layers):
-        w_ih, w_hh, b_ih, b_hh = (getattr(module.rnn, f"{n}_l{current}") for n in
-                                  ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        h = torch.zeros(1, module.config.hidden)
-        c = torch.zeros(1, module.config.hidden)
-        outputs = []
-        for step in x:
-            if kind == "lstm":
-                h, c = torch.lstm_cell(step.unsqueeze(0), (h, c), w_ih, w_hh, b_ih, b_hh)
-            else:
-                h = _CELL[kind](step.unsqueeze(0), h, w_ih, w_hh, b_ih, b_hh)
-            if current == layer:
-                h.retain_grad()
-                kept.append(h)
-            outputs.append(h[0])
-        x = torch.stack(outputs)
+
+    def keep(x, before, h, c, weights) -> None:
+        h.retain_grad()
+        kept.append(h)
+
+    x = _run_layers(module, ids, layer, keep)
     logprob = _output_logprobs(module, x[-1:])[0, target]
     module.zero_grad(set_to_none=True)
     (-logprob).backward()

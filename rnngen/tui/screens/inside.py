@@ -199,15 +199,14 @@ class InsidePane(Vertical):
         text = Text()
         text.append(f"{'step' if self.what in LECTURE_INPUTS else 'after'} {self.trace.labels[t]}\n", style="bold")
         lecture = self.what in LECTURE_INPUTS
-        for name, values in self.trace.values.items():
-            row = values[t]
-            if lecture:
+        if lecture:
+            for name, values in self.trace.step(t).items():
                 text.append(f"{name}: ", style="dim")
-                text.append(" ".join(short_number(v) for v in row.tolist()) + "\n")
-            else:
-                top = row.abs().argsort(descending=True)[:TOP_UNITS].tolist()
+                text.append(" ".join(short_number(v) for v in values) + "\n")
+        else:
+            for name, top in self.trace.top_units(t, TOP_UNITS).items():
                 text.append(f"{name}\n", style="dim")
-                text.append("  " + "  ".join(f"#{u} {float(row[u]):+.2f}" for u in top) + "\n")
+                text.append("  " + "  ".join(f"#{u} {v:+.2f}" for u, v in top) + "\n")
         self.query_one("#inside-detail", Static).update(text)
 
     def _status(self, message: str) -> None:
