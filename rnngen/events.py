@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,27 @@ class BatchDone:
 
 
 @dataclass(frozen=True)
+class Gradients:
+    """The gradient norm of every batch since the last report, before clipping (Pascanu et al. 2013).
+
+    Never dropped by a front end that coalesces progress: each batch's norm is drawn, and `clipped`
+    counts the batches whose norm was above `clip` (0: clipping off), so clipping shows as it fires.
+    """
+
+    epoch: int
+    batch: int
+    batches: int
+    norms: tuple[float, ...]
+    clip: float
+    clipped: int
+
+    @property
+    def exploding(self) -> bool:
+        """True when a norm is not finite: the gradients exploded past float range."""
+        return not all(math.isfinite(n) for n in self.norms)
+
+
+@dataclass(frozen=True)
 class EpochDone:
     epoch: int
     train_loss: float
@@ -46,6 +68,8 @@ class EpochDone:
     lr: float
     improved: bool
     elapsed_s: float
+    clipped: int = 0  # batches of this epoch whose gradient norm was above the clipping threshold
+    batches: int = 0  # batches of this epoch (the share clipped is clipped / batches)
 
 
 @dataclass(frozen=True)
@@ -75,4 +99,4 @@ class Finished:
     elapsed_s: float
 
 
-Event = Started | BatchDone | EpochDone | Sample | Checkpointed | Finished
+Event = Started | BatchDone | Gradients | EpochDone | Sample | Checkpointed | Finished

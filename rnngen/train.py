@@ -24,7 +24,7 @@ from rnngen.data import Batch, batches, count_batches, evaluation_batches
 from rnngen import hardware
 from rnngen.checkpoint import is_record
 from rnngen.errors import CheckpointError, ConfigError, CorpusError
-from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Sample, Started
+from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Gradients, Sample, Started
 from rnngen.generate import SamplingSettings, generate
 from rnngen.lm import LanguageModel
 from rnngen.model import Hidden, RNNModel, detach, select_device
@@ -117,6 +117,8 @@ class Trainer:
         self.rng = random.Random(train_config.seed)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(train_config.seed)
+        self.grad_norms: list[torch.Tensor] = []  # this report window's gradient norms, read when reported
+        self.epoch_clipped = self.epoch_batches = 0
         state = self._resume_state() if resume else None
         if state is not None:
             self.lm = LanguageModel.load(self.out, self.device)
@@ -226,8 +228,10 @@ class Trainer:
         per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, offset)
         data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng,
                        offset)
+        self.grad_norms, self.epoch_clipped, self.epoch_batches = [], 0, 0
         for n, batch in enumerate(data, 1):
             loss, hidden = self.step(batch, hidden)
+            self.epoch_batches = n
             self._follow_run(n, per_epoch, start, deadline)
             tokens = batch.num_tokens
             # Summed as a tensor and read only when reported, so a GPU is not synced every batch.
@@ -239,12 +243,15 @@ class Trainer:
                 total_loss = self._checked(loss_sum)
                 tps = window_tokens / max(now - window_start, 1e-9)
                 window_tokens, window_start = 0, now
+                yield self._gradients(n, per_epoch)
                 yield BatchDone(self.epoch, n, per_epoch, total_loss / max(total_tokens, 1), self.lr, tps,
                                 now - start, self._eta(n, per_epoch, now, start, deadline, first_epoch))
             if cfg.sample_every and n % cfg.sample_every == 0:
                 yield Sample(self.epoch, n, self.sample_text())  # sampling leaves the module training
             if self.stop.is_set() or now >= deadline:
                 break
+        if self.grad_norms:  # stopped between reports: the last batches' norms are still shown
+            yield self._gradients(self.epoch_batches, per_epoch)
         total_loss = self._checked(loss_sum)
         return total_loss / max(total_tokens, 1)
 
@@ -259,10 +266,24 @@ class Trainer:
                                        defer_lookup=self.fused)
         self.optimizer.zero_grad(set_to_none=True)
         module.backward(loss)  # also adds the embedding gradient that defer_lookup held back
+        # The norm before clipping, kept as a tensor and read when reported (as the loss is); clipping off, it
+        # is measured all the same, so the Train tab shows what clipping would do.
         if cfg.clip > 0:
-            torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
+            norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.clip)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in module.parameters() if p.grad is not None])
+        self.grad_norms.append(norm.detach())
         self.optimizer.step()
         return loss.detach().float(), hidden
+
+    def _gradients(self, n: int, per_epoch: int) -> Gradients:
+        """The norms of the batches since the last report, and how many of them clipping cut."""
+        norms = tuple(torch.stack(self.grad_norms).float().tolist()) if self.grad_norms else ()
+        self.grad_norms = []
+        clip = self.config.clip
+        clipped = sum(1 for v in norms if v > clip) if clip > 0 else 0
+        self.epoch_clipped += clipped
+        return Gradients(self.epoch, n, per_epoch, norms, clip, clipped)
 
     def _follow_run(self, n: int, per_epoch: int, start: float, deadline: float) -> None:
         """What depends on how far the run is: a decaying learning rate, and the weight average's window."""
@@ -322,7 +343,8 @@ class Trainer:
         elapsed = self.clock() - start
         self.history.append({"epoch": self.epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                              "valid_ppl": ppl, "lr": self.lr, "elapsed_s": elapsed})
-        yield EpochDone(self.epoch, train_loss, valid_loss, ppl, self.lr, improved, elapsed)
+        yield EpochDone(self.epoch, train_loss, valid_loss, ppl, self.lr, improved, elapsed, self.epoch_clipped,
+                        self.epoch_batches)
         if improved:
             self.best, self.stale = ppl, 0
             yield self._save(ppl)

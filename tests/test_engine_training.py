@@ -404,3 +404,53 @@ def test_average_starts_in_the_last_share_of_the_run(tmp_path):
     list(trainer.run())
     # the second half: from the weights after the last batch of epoch 2 (exactly half way) through epoch 4
     assert seen.count(2) == 1 and set(seen) == {2, 3, 4}
+
+
+def _norm_of_first_batch(tmp_path, clip: float) -> tuple[float, float]:
+    """(the norm the trainer recorded, autograd's norm of the same batch's gradient, computed apart)."""
+    from rnngen.data import batches
+    from rnngen.train import Trainer
+
+    tc = replace(FAST, epochs=1, clip=clip, optimizer="sgd", lr=1.0)
+    trainer = Trainer(tiny_corpus(), SMALL, tc, tmp_path / f"n{clip}")
+    vocab, module = trainer.lm.vocab, trainer.lm.module
+    batch = next(iter(batches(tc.mode, trainer.train_ids, vocab.bos_id, vocab.eos_id, tc.batch_size, tc.bptt,
+                              trainer.rng)))
+    before = [p.detach().clone() for p in module.parameters()]
+    trainer.step(batch, None)
+    recorded = float(trainer.grad_norms[0])
+    with torch.no_grad():
+        for p, value in zip(module.parameters(), before):
+            p.copy_(value)
+    module.zero_grad()
+    loss, _ = module.loss(batch.inputs, batch.targets, None)
+    loss.backward()
+    by_hand = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in module.parameters() if p.grad is not None))
+    trainer.lock.release()
+    return recorded, by_hand
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.25])
+def test_the_recorded_gradient_norm_is_autograds_norm_before_clipping(tmp_path, clip):
+    recorded, by_hand = _norm_of_first_batch(tmp_path, clip)
+    assert recorded == pytest.approx(by_hand, rel=1e-5)
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.05, 1e9])
+def test_every_batch_reports_its_gradient_norm_and_clipping_is_counted(tmp_path, clip):
+    from rnngen.events import Gradients
+
+    tc = replace(FAST, epochs=2, clip=clip, log_every=3)
+    events = run(tiny_corpus(), tmp_path / "m", tc=tc)
+    for epoch in (1, 2):
+        grads = [e for e in events if isinstance(e, Gradients) and e.epoch == epoch]
+        done = next(e for e in events if isinstance(e, EpochDone) and e.epoch == epoch)
+        norms = [n for g in grads for n in g.norms]
+        assert len(norms) == done.batches == grads[-1].batches  # each batch once
+        assert [g.batch for g in grads] == sorted({min(k * 3, done.batches) for k in range(1, done.batches // 3 + 2)})
+        assert all(n > 0 and math.isfinite(n) for n in norms)
+        assert done.clipped == sum(g.clipped for g in grads) == (sum(n > clip for n in norms) if clip else 0)
+    if clip == 0.05:
+        assert done.clipped == done.batches  # a tiny threshold cuts every batch
+    if clip == 1e9:
+        assert done.clipped == 0

@@ -98,8 +98,9 @@ def _render(events, quiet: bool) -> int:
                 progress.console.print(f"[dim]  sample: {safe(ev.text)}[/]")
             elif isinstance(ev, EpochDone):
                 mark = "[green]best[/]" if ev.improved else ""
+                clipped = f", clipped {ev.clipped}/{ev.batches} batches" if ev.clipped else ""
                 progress.console.print(f"epoch {ev.epoch}: train loss {ev.train_loss:.3f}, valid ppl "
-                                       f"{fmt_ppl(ev.valid_ppl)} {mark}")
+                                       f"{fmt_ppl(ev.valid_ppl)}{clipped} {mark}")
                 if task is not None:
                     progress.reset(task)
             elif isinstance(ev, Checkpointed):

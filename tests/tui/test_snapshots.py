@@ -61,6 +61,8 @@ def fake_training(pane) -> None:
     for epoch in range(1, 4):
         for batch in range(2, 21, 2):
             x = (epoch - 1) * 20 + batch
+            norms = (0.6 - 0.006 * x, 0.5 - 0.006 * x)  # above the threshold early on, below it later
+            pane._on_Gradients(events.Gradients(epoch, batch, 20, norms, 0.25, sum(n > 0.25 for n in norms)))
             pane._on_BatchDone(events.BatchDone(epoch, batch, 20, 2.6 - 0.012 * x, 0.002, 5000.0, x * 0.1,
                                                 (80 - x) * 0.1))
         pane._on_EpochDone(events.EpochDone(epoch, 2.5 - 0.2 * epoch, 2.0, ppl[epoch - 1], 0.002, True, epoch))

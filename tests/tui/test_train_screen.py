@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import pytest
+
 from textual.widgets import Button, Input, RichLog, Select
 
 from rnngen import events
@@ -91,6 +93,8 @@ async def test_train_tiny_model_to_completion(app, app_env):
         assert [e for e, _ in plots.ppl] == [1, 2, 3]
         assert plots.ppl == [(e["epoch"], e["valid_ppl"]) for e in app.lm.history["epochs"]]
         assert plots.loss  # one point per logged batch
+        assert plots.batches == len(plots.norms) == 3 * app.query_one(TrainPane).batches_per_epoch  # every batch
+        assert plots.clip == TrainConfig().clip and plots.clipped == sum(v > plots.clip for _, v in plots.norms)
         assert plots.floor == true_perplexity(tiny_corpus(), "valid")
         assert shown(app.query_one("#ppl-title")).strip() == f"valid ppl per epoch\nfloor {plots.floor:.2f} (valid)"
         assert shown(app.query_one("#loss-title")).strip() == "train loss\n(nats per word)"
@@ -225,3 +229,33 @@ async def test_a_failed_resume_leaves_the_progress_bar_still(app, app_env):
         await wait_for(pilot, lambda: any("Training failed" in n for n in notifications(app)), 60)
         bar = app.query_one("#train-progress")
         assert (bar.total, bar.progress) == (1, 0)  # not pulsing "--%"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_gradient_chart_draws_each_batch_with_the_threshold_and_swaps_in_below_110_columns(app, size):
+    from tests.tui.test_snapshots import fake_training
+
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        pane = app.query_one(TrainPane)
+        fake_training(pane)
+        await pilot.pause(0.2)
+        plots = app.query_one(TrainingPlots)
+        assert len(plots.norms) == plots.batches == 60  # 2 norms per report, 10 reports per epoch, 3 epochs
+        assert plots.clipped == sum(v > 0.25 for _, v in plots.norms) == 49
+        assert shown(app.query_one("#grad-title")).strip().splitlines() == [
+            "|gradient| per batch", "clip 0.25, cut 82%"]
+        wide = size[0] >= 110
+        grad, loss = app.query_one("#grad-chart"), app.query_one("#loss-chart")
+        assert (grad.display, loss.display) == ((True, True) if wide else (False, True))
+        assert pane.check_action("gradients", ()) is (not wide)
+        if not wide:
+            app.query_one("#train-log").focus()
+            await pilot.press("ctrl+g")
+            await pilot.pause()
+            assert (grad.display, loss.display) == (True, False)  # the gradient chart in the loss chart's place
+            assert grad.size.width >= 15
+            await pilot.press("ctrl+g")
+            await pilot.pause()
+            assert (grad.display, loss.display) == (False, True)

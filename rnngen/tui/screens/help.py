@@ -37,7 +37,9 @@ TABS = {
               "the vocabulary size you give (the OOV rate is measured on the validation split).",
     "Train": "Choose a preset, change any option (invalid values turn red and disable Start), name the "
              "output model. Stop saves the best model so far. The perplexity chart draws the corpus's "
-             "entropy floor, labelled with the split it was measured on.",
+             "entropy floor, labelled with the split it was measured on. The gradient chart draws every batch's "
+             "gradient norm before clipping, the clipping threshold as a red line, and how often it cut "
+             "(below 110 columns, `ctrl+g` shows it in the loss chart's place).",
     "Score": "A sentence's log-probability, perplexity and per-word heat map; candidates mode ranks "
              "several sentences, or a Moses n-best list per source sentence, exactly as `rnngen rerank`.",
     "Generate": "Sample text word by word, or pick each next word yourself (type a word, a number, or "

@@ -79,6 +79,7 @@ class TrainPane(Horizontal):
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+x", "stop", "Stop"),
         Binding("ctrl+r", "resume", "Resume"),
+        Binding("ctrl+g", "gradients", "Gradients"),
     ]
 
     def __init__(self, **kw: Any) -> None:
@@ -157,7 +158,12 @@ class TrainPane(Horizontal):
             return not self.training
         if action == "stop":
             return self.training
+        if action == "gradients":  # on a -wide screen all three charts show
+            return not self.screen.has_class("-wide")
         return True
+
+    def on_resize(self) -> None:
+        self.refresh_bindings()
 
     def _sync_buttons(self, invalid: bool | None = None) -> None:
         if invalid is None:
@@ -319,13 +325,23 @@ class TrainPane(Horizontal):
         self.query_one(TrainingPlots).add_loss(e.epoch - 1 + e.fraction, e.loss)
         self.query_one("#train-status", Static).update(status_lines(e, self.best_ppl))
 
+    def _on_Gradients(self, e: events.Gradients) -> None:
+        self.query_one(TrainingPlots).add_gradients(e.epoch, e.batch, e.batches, e.norms, e.clip, e.clipped)
+
+    def action_gradients(self) -> None:
+        """Below 110 columns, swap the loss chart for the gradient-norm chart (wider, all three show)."""
+        plots = self.query_one(TrainingPlots)
+        plots.show_gradients = not plots.show_gradients
+
     def _on_EpochDone(self, e: events.EpochDone) -> None:
         self.query_one(TrainingPlots).add_ppl(e.epoch, e.valid_ppl)
         if e.improved:
             self.best_ppl = e.valid_ppl
         mark = " (best)" if e.improved else ""
+        clipped = f", clipped {e.clipped}/{e.batches} batches" if e.clipped else ""
         self.query_one("#train-log", RichLog).write(
-            f"epoch {e.epoch}: train loss {e.train_loss:.3f}, valid ppl {e.valid_ppl:.2f}{mark}, lr {e.lr:.3g}")
+            f"epoch {e.epoch}: train loss {e.train_loss:.3f}, valid ppl {e.valid_ppl:.2f}{mark}, lr {e.lr:.3g}"
+            f"{clipped}")
 
     def _on_Sample(self, e: events.Sample) -> None:
         self.query_one("#train-log", RichLog).write(f"sample (epoch {e.epoch}, batch {e.batch}): {e.text}")
