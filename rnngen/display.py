@@ -46,3 +46,9 @@ def short_number(value: float) -> str:
     """Three decimals without trailing zeros: a saturated gate reads 0 or 1, as the lecture draws it."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
+
+
+def bars(counts) -> str:
+    """A histogram in one line of block characters, scaled to its fullest bin."""
+    fullest = max(max(counts, default=0), 1)
+    return "".join(" ▁▂▃▄▅▆▇█"[round(8 * n / fullest)] for n in counts)

@@ -259,6 +259,18 @@ def _gates(kind: str, x, h, w_ih, w_hh, b_ih, b_hh) -> dict[str, torch.Tensor]:
     return {}
 
 
+def units_by_variation(values: torch.Tensor) -> list[int]:
+    """Units (columns of a (steps, units) tensor) by how much they change across the steps, most first:
+    a heat map shows the units that respond to the words at its top."""
+    spread = values.double().std(dim=0, unbiased=False) if len(values) > 1 else values.double().abs()[0]
+    return [int(u) for u in torch.argsort(spread, descending=True, stable=True)]
+
+
+def is_gate(quantity: str) -> bool:
+    """Gates live in [0, 1]; states and cell inputs are signed."""
+    return quantity.endswith("gate")
+
+
 def saturation(trace: Trace, low: float = 0.1, high: float = 0.9) -> dict[str, tuple[float, float]]:
     """For each gate, the share of its values below `low` (shut) and above `high` (open)."""
     out = {}
@@ -289,6 +301,15 @@ def gradient_norms(module: RNNModel, ids: Sequence[int], target: int, layer: int
     norms = [float(h.grad.norm()) if h.grad is not None else 0.0 for h in kept]
     module.zero_grad(set_to_none=True)
     return norms[::-1]
+
+
+def untrained_like(module: RNNModel, seed: int = 0) -> RNNModel:
+    """A fresh model of the same shape, initialised as training would begin (under `seed`, in a fork of
+    torch's global generator, which is left as it was): what the gradients looked like before learning."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = RNNModel(module.config, module.vocab_size)
+    return fresh.eval()
 
 
 def _output_logprobs(module: RNNModel, top: torch.Tensor) -> torch.Tensor:
@@ -372,6 +393,14 @@ def match(units: torch.Tensor, states: Sequence[torch.Tensor], sentences: Sequen
 
 
 PROPERTIES = ("quotes", "brackets", "position", "after")
+
+
+def parse_property(text: str) -> tuple[str, str]:
+    """`quotes`, `brackets`, `position` or `after:WORD` as (property, word); ValueError says what is wrong."""
+    name, _, word = text.partition(":")
+    if name not in PROPERTIES or (name == "after") != bool(word):
+        raise ValueError(f"the property must be quotes, brackets, position or after:WORD, got {text!r}")
+    return name, word
 
 
 def position_property(words: Sequence[str], name: str, word: str = "") -> list[float]:

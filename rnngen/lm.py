@@ -199,6 +199,15 @@ class LanguageModel:
         sentences, _ = text_to_sentences(text, None, settings.lowercase, settings=settings)
         return sentences
 
+    @property
+    def corpus_spec(self) -> str:
+        """What names this model's training corpus for `held_out`: the folder or file it was read from,
+        where that still exists, else its name (a built-in or downloaded corpus); "" when none is recorded."""
+        source = str(self.corpus.get("source", ""))
+        if source and Path(source).is_absolute() and Path(source).exists():
+            return source
+        return str(self.corpus.get("name", ""))
+
     def held_out(self, text: str, split: str = "test") -> HeldOut:
         """The sentences `text` names, tokenized as this model's corpus was: the input policy of `eval`.
 

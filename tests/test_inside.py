@@ -93,8 +93,27 @@ def test_the_inspect_command(tiny_lm_path):
     assert set(states[0]) == {"input_word", "input gate", "forget gate", "cell input", "output gate", "cell", "hidden"}
     grads = main_here("inspect", "gradients", str(tiny_lm_path), "the cat sat .", "--format", "jsonl")
     assert [json.loads(line)["distance"] for line in grads.stdout.splitlines()] == [0, 1, 2, 3]
+    both = [json.loads(line) for line in main_here("inspect", "gradients", str(tiny_lm_path), "the cat sat .",
+                                                    "--fresh", "--format", "jsonl").stdout.splitlines()]
+    assert [r["grad_norm"] for r in both] == [json.loads(line)["grad_norm"] for line in grads.stdout.splitlines()]
+    assert all(r["fresh_grad_norm"] > 0 and r["fresh_grad_norm"] != r["grad_norm"] for r in both)
+    table = main_here("inspect", "gradients", str(tiny_lm_path), "the cat sat .", "--fresh").stdout
+    assert "untrained |gradient|" in table and "untrained: about x" in table
     wrong = main_here("inspect", "states", str(tiny_lm_path), "the cat", "--layer", "3")
     assert wrong.returncode == 2 and "this model has 1 layer(s)" in wrong.stderr
+
+
+def test_an_untrained_copy_has_the_shape_and_the_initial_weights_and_leaves_torchs_state_alone():
+    torch.manual_seed(4)
+    module = RNNModel(ModelConfig(rnn_type="lstm", vocab_size=40, emb=8, hidden=6, layers=1, dropout=0.0), 40)
+    state = torch.get_rng_state()
+    fresh, again = inside.untrained_like(module), inside.untrained_like(module)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert not fresh.training
+    for (name, a), (_, b), (_, c) in zip(module.named_parameters(), fresh.named_parameters(),
+                                         again.named_parameters()):
+        assert a.shape == b.shape and torch.equal(b, c), name  # the same initialisation each time
+    assert not all(torch.equal(a, b) for a, b in zip(module.parameters(), fresh.parameters()))
 
 
 def test_select_and_match_finds_the_planted_span():

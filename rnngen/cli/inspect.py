@@ -6,7 +6,7 @@ import argparse
 import json
 
 from rnngen.cli._common import add_threads_flag, emit, load_model, out
-from rnngen.display import short_number
+from rnngen.display import bars, short_number
 
 
 def register(sub) -> None:
@@ -31,6 +31,9 @@ def register(sub) -> None:
     states.set_defaults(run=run_states)
     grads = kinds.add_parser("gradients", help="|d loss(last word) / d h_t| for every earlier step t")
     _model_sentence(grads)
+    grads.add_argument("--fresh", action="store_true",
+                       help="also an untrained model of the same shape, as training would begin: "
+                            "what learning changed")
     _format(grads)
     grads.set_defaults(run=run_gradients)
     match = kinds.add_parser("match", help="select units on across a span, find where else they are on together",
@@ -121,21 +124,28 @@ def run_gradients(args: argparse.Namespace) -> int:
         from rnngen.errors import InputError
 
         raise InputError("give a sentence of at least one word: the gradient of its last word's loss is traced")
-    norms = inside.gradient_norms(lm.module, ids[:-1], ids[-1], _layer(lm, args.layer))
+    layer = _layer(lm, args.layer)
+    columns = {"grad_norm": inside.gradient_norms(lm.module, ids[:-1], ids[-1], layer)}
+    if args.fresh:
+        columns["fresh_grad_norm"] = inside.gradient_norms(inside.untrained_like(lm.module), ids[:-1], ids[-1], layer)
     inputs = ["<s>", *words][:-1]
     if args.format == "jsonl":
-        for distance, (norm, word) in enumerate(zip(norms, reversed(inputs))):
-            emit(json.dumps({"distance": distance, "input": word, "grad_norm": norm}, ensure_ascii=False))
+        for distance, word in enumerate(reversed(inputs)):
+            values = {name: norms[distance] for name, norms in columns.items()}
+            emit(json.dumps({"distance": distance, "input": word, **values}, ensure_ascii=False))
         return 0
     from rich.table import Table
 
-    rate = inside.decay_rate(norms)
+    rates = {name: inside.decay_rate(norms) for name, norms in columns.items()}
+    caption = " · ".join(f"{'untrained' if name.startswith('fresh') else 'this model'}: about x{rate:.3f} per step "
+                         "back" for name, rate in rates.items() if rate is not None)
     table = Table(title=f"d loss({words[-1]!r}) / d h, back through time ({lm.model_config.rnn_type})",
-                  caption=f"about x{rate:.3f} per step back" if rate is not None else None)
-    for name in ("steps back", "state after", "|gradient|"):
+                  caption=caption or None)
+    headers = {"grad_norm": "|gradient|", "fresh_grad_norm": "untrained |gradient|"}
+    for name in ("steps back", "state after", *(headers[c] for c in columns)):
         table.add_column(name, justify="right" if name != "state after" else "left")
-    for distance, (norm, word) in enumerate(zip(norms, reversed(inputs))):
-        table.add_row(str(distance), word, f"{norm:.3e}")
+    for distance, word in enumerate(reversed(inputs)):
+        table.add_row(str(distance), word, *(f"{norms[distance]:.3e}" for norms in columns.values()))
     out.print(table)
     return 0
 
@@ -256,9 +266,10 @@ def run_cells(args: argparse.Namespace) -> int:
 
     lm = load_model(args.model)
     layer = _layer(lm, args.layer)
-    name, _, word = args.property.partition(":")
-    if name not in inside.PROPERTIES or (name == "after") != bool(word):
-        raise InputError(f"--property must be quotes, brackets, position or after:WORD, got {args.property!r}")
+    try:
+        name, word = inside.parse_property(args.property)
+    except ValueError as exc:
+        raise InputError(f"--property: {exc}") from None
     quantity = args.quantity if lm.model_config.rnn_type == "lstm" or args.quantity != "cell" else "hidden"
     sentences = _sample(lm, args)
     states = _states(lm, sentences, quantity, layer)
@@ -299,8 +310,7 @@ def run_gates(args: argparse.Namespace) -> int:
     for name in ("gate", "shut", "open", "histogram"):
         table.add_column(name, justify="left" if name in ("gate", "histogram") else "right")
     for gate, figures in report.items():
-        fullest = max(max(figures["histogram"]), 1)
-        bars = "".join(" ▁▂▃▄▅▆▇█"[round(8 * n / fullest)] for n in figures["histogram"])
-        table.add_row(gate, f"{100 * figures['shut']:.1f}%", f"{100 * figures['open']:.1f}%", bars)
+        table.add_row(gate, f"{100 * figures['shut']:.1f}%", f"{100 * figures['open']:.1f}%",
+                      bars(figures["histogram"]))
     out.print(table)
     return 0
