@@ -60,23 +60,27 @@ async def test_help_opens_with_question_mark_and_f1(app):
 def test_help_lists_every_shown_key_of_every_tab():
     from rnngen.tui.screens.corpus import CorpusPane
     from rnngen.tui.screens.generate import GeneratePane
+    from rnngen.tui.screens.inside import InsidePane
     from rnngen.tui.screens.models import ModelsPane
     from rnngen.tui.screens.score import ScorePane
     from rnngen.tui.screens.train import TrainPane
 
     from rnngen.tui.widgets.candidates import CandidatesPanel
     from rnngen.tui.widgets.heatmap import HeatMap
+    from rnngen.tui.widgets.unit_grid import UnitGrid
 
     text = help_text()
     for owner, title in ((CorpusPane, "Corpus"), (TrainPane, "Train"), (ScorePane, "Score"), (HeatMap, "Score"),
-                         (CandidatesPanel, "Score"), (GeneratePane, "Generate"), (ModelsPane, "Models")):
+                         (CandidatesPanel, "Score"), (GeneratePane, "Generate"), (ModelsPane, "Models"),
+                         (InsidePane, "Inside"), (UnitGrid, "Inside")):
         assert f"## {title}" in text
         section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
         for keys, description in key_rows(owner.BINDINGS):
             assert f"| `{keys}` | {description} |" in section
     for row in ("| `ctrl+s` | Start |", "| `ctrl+x` | Stop |", "| `ctrl+l` | Sentence/Candidates |",
                 "| `ctrl+g` | Generate |", "| `1-9` | Pick |", "| `space` | Model picks |", "| `c` | Compare |",
-                "| `d / delete` | Delete |", "| `ctrl+r` | Rank |", "| `ctrl+o` | Open file |", "| `←→` | Word |"):
+                "| `d / delete` | Delete |", "| `ctrl+r` | Rank |", "| `ctrl+o` | Open file |", "| `←→` | Word |",
+                "| `ctrl+f` | Match span |", "| `shift+←→` | Span |"):
         assert row in text
     assert "Pick 2" not in text and "Refresh" not in text  # hidden bindings stay out
 

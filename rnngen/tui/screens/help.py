@@ -46,8 +46,12 @@ TABS = {
                 "`space` for the model's own pick).",
     "Models": "`enter` loads too. Mark two models, then compare their settings and histories.",
     "Inside": "The lecture's LSTM memory cell and simple RNN with their weights (edit the inputs or the "
-              "weights and press `enter`), or the loaded model's gates and states per word and the gradient "
-              "of the last word's loss back through time. `↑`/`↓` step; the side panel shows every value.",
+              "weights and press `enter`; `↑`/`↓` step, the side panel shows every value). For the loaded "
+              "model: its units by words as a heat map under each word's probability (pick the quantity; "
+              "select a span and `ctrl+f` finds where else in its corpus those units are on together), the "
+              "gradient of the last word's loss back through time beside an untrained model, the cells that "
+              "track a property, and how often each gate is shut or open. Work over the corpus shows a "
+              "progress bar; `ctrl+x` stops it.",
 }
 
 
@@ -83,11 +87,12 @@ def help_text() -> str:
     from rnngen.tui.screens.train import TrainPane
     from rnngen.tui.widgets.candidates import CandidatesPanel
     from rnngen.tui.widgets.heatmap import HeatMap
+    from rnngen.tui.widgets.unit_grid import UnitGrid
 
     # each tab's keys: its pane's, and those of the widgets inside it that bring their own
     keys = {"Corpus": CorpusPane.BINDINGS, "Train": TrainPane.BINDINGS,
             "Score": [*ScorePane.BINDINGS, *HeatMap.BINDINGS, *CandidatesPanel.BINDINGS],
-            "Generate": GeneratePane.BINDINGS, "Models": ModelsPane.BINDINGS, "Inside": InsidePane.BINDINGS}
+            "Generate": GeneratePane.BINDINGS, "Models": ModelsPane.BINDINGS, "Inside": [*InsidePane.BINDINGS, *UnitGrid.BINDINGS]}
     return "\n".join([INTRO, *(tab_section(title, bindings) for title, bindings in keys.items())])
 
 
