@@ -15,10 +15,12 @@ def model_row(folder: Path, data: checkpoint.CheckpointData | None, error: str =
         return {"name": folder.name, "path": str(folder), "error": error}
     model = data.config.get("model", {})
     mtime = (folder / "config.json").stat().st_mtime
+    ngram = model.get("kind") == "ngram"
     return {
         "name": folder.name,
         "path": str(folder),
-        "type": model.get("rnn_type", "?"),
+        "type": f"{model.get('order', '?')}-gram" if ngram else model.get("rnn_type", "?"),
+        "size": "KN" if ngram else f"{model.get('layers', 0)}x{model.get('hidden', 0)}",
         "layers": model.get("layers", 0),
         "emb": model.get("emb", 0),
         "hidden": model.get("hidden", 0),

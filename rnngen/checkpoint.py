@@ -173,7 +173,12 @@ def _write_folder(tmp: Path, module, data: CheckpointData, trainer_state: dict |
     (tmp / "vocab.json").write_text(data.vocab_json, encoding="utf-8")
     (tmp / "history.json").write_text(_dumps(data.history), encoding="utf-8")
     (tmp / "corpus.json").write_text(_dumps(data.corpus), encoding="utf-8")
-    save_model(module, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+    if isinstance(module, dict):  # plain arrays (an n-gram model's tables)
+        from safetensors.numpy import save_file
+
+        save_file(module, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+    else:
+        save_model(module, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
     if trainer_state is not None:
         import torch
 
@@ -313,6 +318,13 @@ def _peek_config(folder: Path) -> dict:
     except CheckpointError:
         return {}
     return config if isinstance(config, dict) else {}
+
+
+def model_settings(folder: Path) -> dict:
+    """config.json's "model" section, {} where there is none or it cannot be read (a quick look, unchecked:
+    enough to tell an n-gram from an RNN before the checked read)."""
+    model = _peek_config(Path(folder)).get("model")
+    return model if isinstance(model, dict) else {}
 
 
 def is_model_folder(folder: Path) -> bool:

@@ -1,4 +1,5 @@
-"""An interpolated modified Kneser-Ney n-gram model: the count-based baseline.
+"""An interpolated modified Kneser-Ney n-gram model written plainly with dictionaries: the reference
+that `rnngen.kneser_ney` (the same estimator as arrays, used by `rnngen ngram train`) is tested against.
 
 The estimator is the one KenLM's `lmplz` uses (Chen & Goodman, 1998; Heafield
 et al., 2013), without pruning: adjusted counts (continuation counts for lower

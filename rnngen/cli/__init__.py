@@ -18,7 +18,7 @@ from typing import Sequence
 from rnngen import __version__
 
 # Order of the commands in `rnngen --help`; modules not listed follow alphabetically.
-ORDER = ("train", "evaluate", "score", "pairs", "generate", "rerank", "inspect", "models", "corpus", "bench")
+ORDER = ("train", "ngram", "evaluate", "score", "pairs", "generate", "rerank", "inspect", "models", "corpus", "bench")
 
 
 def _command_modules() -> list:

@@ -69,9 +69,43 @@ def read_lines(source: str | None) -> list[str]:
 
 
 def load_model(name: str):
-    from rnngen.lm import LanguageModel
+    """An RNN model, an n-gram model or an ARPA file, by name or path (`rnngen.ngram.load`)."""
+    from rnngen.ngram import load
 
-    return LanguageModel.load(name)
+    return load(name)
+
+
+def add_ngram_flags(parser: argparse.ArgumentParser, tune_on: bool = True) -> None:
+    """--ngram and --lambda (and --tune-on, unless the command has its own) for interpolation with an n-gram."""
+    group = parser.add_argument_group("interpolation with an n-gram (the RNNLM toolkit's -lm-prob/-lambda): "
+                                      "p = λ·p_rnn + (1-λ)·p_ngram per word")
+    group.add_argument("--ngram", metavar="MODEL", help="an n-gram model (`rnngen ngram train`) or an ARPA file "
+                                                         "(plain or .gz) to mix with the RNN")
+    group.add_argument("--lambda", dest="lam", type=float, metavar="X",
+                       help="the RNN's weight λ in [0, 1] (default: tuned on --tune-on)")
+    if tune_on:
+        group.add_argument("--tune-on", metavar="TEXT",
+                           help="tune λ on this held-out text: a file, or a split name (train, valid, test) of the "
+                                "model's corpus (default valid)")
+
+
+def with_ngram(lm, args: argparse.Namespace, evaluated=None):
+    """The model the command scores with: `lm`, or `lm` mixed with --ngram (λ given or tuned)."""
+    if getattr(args, "ngram", None) is None:
+        if getattr(args, "lam", None) is not None:
+            from rnngen.errors import InputError
+
+            raise InputError("{lambda} is the RNN's weight against an n-gram: give {ngram} too", ("lambda", "ngram"))
+        return lm
+    from rnngen.mixture import build
+
+    with err.status(f"reading {args.ngram} and weighing it against {lm.name}…"):
+        mixture = build(lm, args.ngram, args.lam, getattr(args, "tune_on", None), evaluated)
+    for note in mixture.notes:
+        err.print(f"[yellow]note:[/] {note}")
+    how = f"tuned on {mixture.tuned_on}" if mixture.tuned_on else "given"
+    err.print(f"interpolating {lm.name} with {mixture.ngram.name} ({mixture.ngram.kind}): λ {mixture.lam:.4f} ({how})")
+    return mixture
 
 
 def emit(line: str) -> None:

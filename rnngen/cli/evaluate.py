@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import add_config_flags, add_threads_flag, emit, fmt_ppl, load_model, out, picked
+from rnngen.cli._common import (add_config_flags, add_ngram_flags, add_threads_flag, emit, fmt_ppl, load_model, out,
+                                picked, with_ngram)
 from rnngen.options import CacheSettings
 
 
@@ -20,8 +21,9 @@ def register(sub) -> None:
     cache = add_config_flags(p, CacheSettings, "continuous cache (Grave et al. 2017): read the text as one document and mix "
                                        "the model with a cache of its recent states")
     cache.add_argument("--tune-on", metavar="TEXT",
-                       help="choose --cache-theta and --cache-weight on this held-out text first: a file, or a "
-                            "split name (train, valid, test) of the corpus being evaluated")
+                       help="choose --cache-theta and --cache-weight (or λ, with --ngram) on this held-out text "
+                            "first: a file, or a split name (train, valid, test) of the corpus being evaluated")
+    add_ngram_flags(p, tune_on=False)
     add_threads_flag(p)
     p.set_defaults(run=run)
 
@@ -30,12 +32,16 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.errors import InputError
 
     options = picked(args, CacheSettings)
-    if args.tune_on and not options.get("size"):
-        raise InputError("--tune-on needs --cache N, the number of positions to cache")
+    if args.tune_on and not options.get("size") and not args.ngram:
+        raise InputError("--tune-on needs --cache N (the number of positions to cache) or --ngram MODEL")
     cache = CacheSettings(**options).validate() if options.get("size") else None  # --cache 0: no cache
+    if cache is not None and args.ngram:
+        raise InputError("--cache and --ngram cannot be combined yet: evaluate each mixture on its own")
     lm = load_model(args.model)
     held = lm.held_out(args.text, args.split)
     sentences, floor = held.sentences, held.floor
+    if args.ngram or args.lam is not None:
+        return _mixed(with_ngram(lm, args, held), args, held)
     tuned_ppl = None
     if cache is not None and args.tune_on:
         cache, tuned_ppl = lm.tune_cache(lm.tuning_text(args.tune_on, held).sentences, cache.size)
@@ -66,5 +72,39 @@ def run(args: argparse.Namespace) -> int:
     if cache is not None:
         tuned = f"; tuned on {args.tune_on}: perplexity {fmt_ppl(tuned_ppl)} there" if tuned_ppl is not None else ""
         table.add_row("cache", f"{cache.size:,} positions, theta {cache.theta:g}, weight {cache.weight:g}{tuned}")
+    out.print(table)
+    return 0
+
+
+def _mixed(mixture, args: argparse.Namespace, held) -> int:
+    """The RNN, the n-gram and their mixture on the same tokens (the RNNLM toolkit's PPL net / other / combined)."""
+    parts = mixture.evaluate_parts(held.sentences)
+    rows = {"rnn": parts.rnn, "ngram": parts.ngram, "combined": parts.combined}
+    report = {"model": mixture.rnn.name, "ngram": mixture.ngram.name, "text": args.text, "lambda": parts.lam,
+              "tuned_on": mixture.tuned_on or None, "sentences": parts.combined.sentences,
+              "tokens": parts.combined.tokens, "oov": parts.combined.oov,
+              **{f"{name}_perplexity": e.perplexity for name, e in rows.items()},
+              "perplexity": parts.combined.perplexity, "cross_entropy": parts.combined.cross_entropy}
+    if held.floor is not None:
+        report["true_perplexity_floor"] = held.floor
+    if args.json:
+        emit(json.dumps(report))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"{mixture.rnn.name} + {mixture.ngram.name} on {args.text}", show_header=False)
+    table.add_row("perplexity", f"{fmt_ppl(parts.combined.perplexity)}  (RNN + n-gram, λ {parts.lam:.4f}"
+                                + (f", tuned on {mixture.tuned_on})" if mixture.tuned_on else ")"))
+    table.add_row("RNN alone", fmt_ppl(parts.rnn.perplexity))
+    table.add_row("n-gram alone", f"{fmt_ppl(parts.ngram.perplexity)}  ({mixture.ngram.kind})")
+    best = min(parts.rnn.perplexity, parts.ngram.perplexity)
+    table.add_row("mixture / better alone", f"{parts.combined.perplexity / best:.3f}")
+    if held.floor is not None:
+        table.add_row("true-entropy floor", f"{fmt_ppl(held.floor)}")
+    table.add_row("cross-entropy", f"{parts.combined.cross_entropy:.4f} nats/token ({parts.combined.bits_per_token:.3f} "
+                                   "bits)")
+    table.add_row("sentences", f"{parts.combined.sentences:,}")
+    table.add_row("tokens", f"{parts.combined.tokens:,} (words and sentence ends)")
+    table.add_row("OOV", f"{parts.combined.oov:,} ({100 * parts.combined.oov_rate:.2f}%)")
     out.print(table)
     return 0

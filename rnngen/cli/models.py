@@ -41,7 +41,7 @@ OPTIONAL = ("date", "params", "corpus")  # dropped in this order when the termin
 
 
 def _cells(r: dict) -> dict[str, str]:
-    return {"name": safe(r["name"]), "type": safe(str(r["type"])), "size": f"{r['layers']}x{r['hidden']}",
+    return {"name": safe(r["name"]), "type": safe(str(r["type"])), "size": r["size"],
             "vocab": f"{r['vocab']:,}", "params": f"{r['parameters']:,}", "corpus": safe(str(r["corpus"])),
             "best ppl": fmt_ppl(r["best_valid_ppl"]), "date": r["date"]}
 

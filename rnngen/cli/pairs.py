@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 import json
 
-from rnngen.cli._common import add_config_flags, add_threads_flag, emit, err, load_model, out, picked
+from rnngen.cli._common import (add_config_flags, add_ngram_flags, add_threads_flag, emit, err, load_model, out,
+                                picked, with_ngram)
 from rnngen.options import AUTO, UnknownWords
 
 
@@ -27,6 +28,7 @@ def register(sub) -> None:
                    help="table: list the N most confidently wrong pairs (default 10)")
     p.add_argument("--tokenized", action="store_true", help="the sentences are space-separated tokens already")
     add_config_flags(p, UnknownWords, "unknown words in a comparison")
+    add_ngram_flags(p)
     add_threads_flag(p)
     p.set_defaults(run=run)
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     auto = options.get("types") == AUTO  # resolved once the model is loaded
     unknown = UnknownWords(**{k: v for k, v in options.items() if not (auto and k == "types")}).validate()
     pairs = [pair for path in args.files for pair in read_pairs(path)]
-    lm = load_model(args.model)
+    lm = with_ngram(load_model(args.model), args)
     if auto:
         unknown = dataclasses.replace(unknown, types=lm.unknown_types())
     report = judge(lm, pairs, unknown, pretokenized=args.tokenized)

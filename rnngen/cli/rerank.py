@@ -7,7 +7,8 @@ import dataclasses
 import math
 import sys
 
-from rnngen.cli._common import add_config_flags, add_threads_flag, emit, err, load_model, picked
+from rnngen.cli._common import (add_config_flags, add_ngram_flags, add_threads_flag, emit, err, load_model, picked,
+                                with_ngram)
 from rnngen.options import AUTO, RerankSettings
 
 FORMATS = ("moses", "tsv", "lines")
@@ -48,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
+    add_ngram_flags(p)
     add_threads_flag(p)
     p.set_defaults(run=run)
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     nbest = _read(args.nbest, args.format)
     if args.weight is not None and not nbest.has_scores:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
-    lm = load_model(args.model)
+    lm = with_ngram(load_model(args.model), args)
     if auto:
         setting = dataclasses.replace(setting, unk_types=lm.unknown_types())
     if setting.unk_types > 1:

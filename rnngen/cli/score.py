@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import add_threads_flag, emit, err, fmt_ppl, load_model, out, read_lines
+from rnngen.cli._common import (add_ngram_flags, add_threads_flag, emit, err, fmt_ppl, load_model, out, read_lines,
+                                with_ngram)
 from rnngen.cli._display import safe, tsv_field
 
 
@@ -28,6 +29,7 @@ def register(sub) -> None:
                    help="jsonl: add each token's rank among all words and the entropy of the distribution there "
                         "(one forward pass per sentence)")
     p.add_argument("--format", default="table", choices=("table", "tsv", "jsonl"), help="output format (default table)")
+    add_ngram_flags(p)
     add_threads_flag(p)
     p.set_defaults(run=run)
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.errors import InputError
     from rnngen.score import check_scorable, flagged
 
-    lm = load_model(args.model)
+    lm = with_ngram(load_model(args.model), args)
     lines = read_lines(args.input)
     if not any(line.strip() for line in lines):
         raise InputError("no sentences to score: the input is empty")

@@ -42,7 +42,7 @@ def cells(row: dict[str, Any], keys: list[str], mark: str, wide: bool) -> list[T
         return [values.get(k, Text("")) for k in keys]
     text, right = (lambda v: Text(visible(str(v)))), (lambda v: Text(v, justify="right"))
     values = {"mark": text(mark), "name": text(row["name"]), "type": text(row["type"]),
-              "size": text(f"{row['layers']}×{row['hidden']}"), "corpus": text(row["corpus"]),
+              "size": text(row["size"].replace("x", "×")), "corpus": text(row["corpus"]),
               "ppl": right(fmt_ppl(row["best_valid_ppl"])), "vocab": right(f"{row['vocab']:,}"),
               "params": right(f"{row['parameters']:,}"), "epochs": right(str(row["epochs"])),
               "date": text(row["date"] if wide else row["date"][5:])}
@@ -126,7 +126,8 @@ class ModelsPane(Vertical):
         grid.add_column(style="bold")
         grid.add_column()
         grid.add_row("path", row["path"])
-        grid.add_row("model", f"{row['type']}, {row['layers']} layer(s), emb {row['emb']}, hidden {row['hidden']}"
+        grid.add_row("model", f"{row['type']} Kneser-Ney, {row['parameters']:,} n-grams" if row["size"] == "KN" else
+                     f"{row['type']}, {row['layers']} layer(s), emb {row['emb']}, hidden {row['hidden']}"
                               f"{', tied' if row.get('tied') else ''}, {row['parameters']:,} parameters")
         grid.add_row("trained", f"{row['epochs']} epoch(s) on {row['corpus'] or '?'}, best valid ppl "
                                 f"{fmt_ppl(row['best_valid_ppl'])}")
