@@ -228,7 +228,13 @@ def build(rnn, ngram_spec: str, lam: float | None = None, tune_on: str | None = 
             if not rnn.corpus_spec:
                 raise InputError("this model does not record its corpus: give {lambda} or {tune_on} FILE",
                                  ("lambda", "tune_on"))
-            text = rnn.held_out(rnn.corpus_spec, where)
+            from rnngen.corpus import load_corpus
+
+            # the split itself, also of a corpus read from one file (`held_out` takes a file whole)
+            corpus = load_corpus(rnn.corpus_spec, tokenized=rnn.tokenizer.words == "whitespace",
+                                 lowercase=rnn.tokenizer.lowercase)
+            mixture.tune(corpus.split(where), f"{where} of {corpus.name}")
+            return mixture
         else:
             text = rnn.tuning_text(where, None)
         mixture.tune(text.sentences, where)

@@ -137,7 +137,7 @@ class TextModel:
         """What names this model's training corpus for `held_out`: the folder or file it was read from,
         where that still exists, else its name (a built-in or downloaded corpus); "" when none is recorded."""
         source = str(self.corpus.get("source", ""))
-        if source and Path(source).is_absolute() and Path(source).exists():
+        if source and Path(source).exists():
             return source
         return str(self.corpus.get("name", ""))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -37,7 +38,8 @@ class Corpus:
         """What a checkpoint stores in corpus.json."""
         return {
             "name": self.name,
-            "source": self.source,
+            # absolute, so that a model trained on `../book.txt` finds its corpus from any folder
+            "source": str(Path(self.source).resolve()) if self.source and Path(self.source).exists() else self.source,
             "fingerprint": self.fingerprint,
             "tokenizer": self.settings.to_dict(),
             "sentences": {s: len(self.split(s)) for s in ("train", "valid", "test")},
