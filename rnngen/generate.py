@@ -9,7 +9,7 @@ wraps that into an iterator of `Step`s for streaming.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -122,10 +122,29 @@ class Generation:
         return step
 
 
+class DistributionGeneration(Generation):
+    """A generation state over any scorer's `next_word_distribution(context words)` (an n-gram, or an RNN
+    mixed with one): the same sampling, candidates and choices as `Generation`, the distribution asked
+    for afresh after each word."""
+
+    def __init__(self, next_distribution: Callable[[Sequence[str]], torch.Tensor], vocab: Vocabulary,
+                 prompt: Sequence[str] = (), settings: SamplingSettings = SamplingSettings()) -> None:
+        self.next_distribution = next_distribution
+        self._context = list(prompt)
+        super().__init__(None, vocab, prompt, settings)  # type: ignore[arg-type]
+
+    def _feed(self, ids: list[int]) -> torch.Tensor:
+        if ids and ids[0] != self.vocab.bos_id:  # a word after the prompt
+            self._context += [self.vocab.words[i] for i in ids]
+        return self.next_distribution(self._context).float()
+
+
 def generate(model: RNNModel, vocab: Vocabulary, prompt: Sequence[str] = (),
-             settings: SamplingSettings = SamplingSettings(), alternatives: int = 5) -> Iterator[Step]:
-    """Sample one sentence word by word; stops after `</s>` (yielded) or `max_words` words."""
-    state = Generation(model, vocab, prompt, settings)
+             settings: SamplingSettings = SamplingSettings(), alternatives: int = 5,
+             start: Callable[[Sequence[str], SamplingSettings], Generation] | None = None) -> Iterator[Step]:
+    """Sample one sentence word by word; stops after `</s>` (yielded) or `max_words` words. `start` makes
+    the state (default: the RNN `model`'s own `Generation`)."""
+    state = start(prompt, settings) if start is not None else Generation(model, vocab, prompt, settings)
     for _ in range(settings.max_words):
         step = state.sample(alternatives)
         yield step
@@ -133,12 +152,14 @@ def generate(model: RNNModel, vocab: Vocabulary, prompt: Sequence[str] = (),
             return
 
 
-def generate_many(model: RNNModel, vocab: Vocabulary, prompt: Sequence[str], settings: SamplingSettings,
-                  count: int, alternatives: int = 5) -> Iterator[tuple[int, Step]]:
+def generate_many(model: RNNModel | None, vocab: Vocabulary, prompt: Sequence[str], settings: SamplingSettings,
+                  count: int, alternatives: int = 5,
+                  start: Callable[[Sequence[str], SamplingSettings], Generation] | None = None
+                  ) -> Iterator[tuple[int, Step]]:
     """`count` sentences in a row; each gets its own derived seed so one seed fixes them all."""
     for n in range(count):
         seed = None if settings.seed is None else settings.seed + n
         one = SamplingSettings(settings.temperature, settings.top_k, settings.top_p,
                                settings.max_words, settings.allow_unk, seed)
-        for step in generate(model, vocab, prompt, one, alternatives):
+        for step in generate(model, vocab, prompt, one, alternatives, start):
             yield n, step

@@ -56,6 +56,9 @@ class WordDetail:
 @torch.inference_mode()
 def position_logprobs(lm: "LanguageModel", tokens: Sequence[str]) -> torch.Tensor:
     """log P(. | <s> w1..wi) for i = 0..n: a (n + 1, vocabulary) tensor from one forward pass."""
+    if getattr(lm, "module", None) is None:  # any other scorer: its distribution after each prefix
+        rows = [lm.next_word_distribution(list(tokens[:i])) for i in range(len(tokens) + 1)]
+        return torch.log(torch.stack(rows).double()).float()
     module, vocab = lm.module, lm.vocab
     device = next(module.parameters()).device
     ids = torch.tensor([[vocab.bos_id, *vocab.encode(tokens)]], dtype=torch.long, device=device)

@@ -19,7 +19,6 @@ from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from rnngen.conventions import Conventions
 from rnngen.data import evaluation_batches
 from rnngen.errors import CheckpointError, ConfigError, InputError
-from rnngen.inspect import WordDetail, word_details
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
 from rnngen.score import MAX_TOKENS, SentenceScore, evaluate_ids, score_tokens, token_logprobs
@@ -125,10 +124,6 @@ class LanguageModel(TextModel):
         return self.path.name if self.path else "(unsaved)"
 
     # -- scoring --------------------------------------------------------------
-    def details(self, tokens: Sequence[str], alternatives: int = 0) -> list[WordDetail]:
-        """Each predicted token's rank among all words and the entropy there (`rnngen.inspect`)."""
-        return word_details(self, tokens, alternatives)
-
     def score_tokens(self, tokenized: Sequence[Sequence[str]], max_tokens: int = MAX_TOKENS,
                      texts: Sequence[str] | None = None, prefix: Sequence[str] = ()) -> list[SentenceScore]:
         return score_tokens(self.module, self.vocab, tokenized, texts, max_tokens, prefix)

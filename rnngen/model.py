@@ -35,10 +35,14 @@ F_ = TypeVar("F_", bound=Callable[..., Any])
 
 
 def in_eval_mode(fn: F_) -> F_:
-    """Run `fn` with its first argument (a module, or an object holding one as `.module`) `evaluating`."""
+    """Run `fn` with its first argument (a module, or an object holding one as `.module`) `evaluating`;
+    a scorer without a network (an n-gram, a mixture, which puts its RNN in eval mode itself) as it is."""
     @functools.wraps(fn)
     def wrapper(first: Any, *args: Any, **kwargs: Any) -> Any:
-        with evaluating(first if isinstance(first, nn.Module) else first.module):
+        module = first if isinstance(first, nn.Module) else getattr(first, "module", None)
+        if module is None:
+            return fn(first, *args, **kwargs)
+        with evaluating(module):
             return fn(first, *args, **kwargs)
     return wrapper  # type: ignore[return-value]
 

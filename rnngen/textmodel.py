@@ -88,8 +88,30 @@ class TextModel:
         return out
 
     def details(self, tokens: Sequence[str], alternatives: int = 0) -> list:
-        """Ranks and entropies per position come from a network's full distributions (`LanguageModel`)."""
-        raise InputError("ranks, entropies and alternatives (--details) come from an RNN model alone for now")
+        """Each predicted token's rank among all words and the entropy there (`rnngen.inspect`)."""
+        from rnngen.inspect import word_details
+
+        return word_details(self, tokens, alternatives)
+
+    def next_word_distribution(self, context: Sequence[str]):
+        raise NotImplementedError
+
+    def start(self, prompt: str = "", settings=None):
+        """A generation state after the prompt, for interactive stepping, over `next_word_distribution`."""
+        from rnngen.generate import DistributionGeneration, SamplingSettings
+
+        settings = (settings or SamplingSettings()).validate()
+        return DistributionGeneration(self.next_word_distribution, self.vocab,
+                                      self.tokenize(prompt) if prompt else [], settings)
+
+    def generate(self, prompt: str = "", settings=None, count: int = 1, alternatives: int = 5):
+        """Stream (sentence number, step) pairs for `count` sentences, as `LanguageModel.generate`."""
+        from rnngen.generate import DistributionGeneration, SamplingSettings, generate_many
+
+        settings = (settings or SamplingSettings()).validate()
+        tokens = self.tokenize(prompt) if prompt else []
+        return generate_many(None, self.vocab, tokens, settings, count, alternatives,
+                             lambda p, s: DistributionGeneration(self.next_word_distribution, self.vocab, p, s))
 
     def held_out_nll(self, sentences: Sequence[Sequence[str]]) -> tuple[float, int, int, int]:
         """Negative log-likelihood, predicted tokens, unknown words and sentences over tokenized sentences,

@@ -276,3 +276,26 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tiny_lm_path, tmp_path,
     assert result.stderr.count("\n") == 1 or "interpolating" in result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in (tmp_path.parent).rglob("*")) == before
+
+
+def test_generation_and_details_work_over_any_scorer(tiny_lm, tiny_ngram):
+    from rnngen.generate import SamplingSettings
+
+    vocab = tiny_lm.vocab
+    for model in (tiny_ngram, Mixture(tiny_lm, tiny_ngram, 0.5)):
+        steps = [s for _, s in model.generate("the", SamplingSettings(temperature=0, seed=3), 1)]
+        words = [s.word for s in steps]
+        assert words[-1] == "</s>"
+        for t, step in enumerate(steps):  # greedy: the most probable word after each prefix
+            probs = model.next_word_distribution(["the", *words[:t]]).clone()
+            probs[vocab.bos_id] = probs[vocab.unk_id] = 0
+            assert step.word == vocab.words[int(probs.argmax())]
+            assert step.prob == pytest.approx(float(model.next_word_distribution(["the", *words[:t]])[
+                vocab.id(step.word)]), rel=1e-6)
+        sentence = "a dog sat on the mat .".split()
+        details = model.details(sentence, 3)
+        scored = model.score_tokens([sentence])[0].tokens
+        assert [d.logprob for d in details] == pytest.approx([t.logprob for t in scored], abs=1e-5)
+        assert all(1 <= d.rank <= len(vocab) - 1 and len(d.alternatives) == 3 for d in details)
+    made = main_here("generate", str(tiny_lm.path), "--ngram", str(tiny_lm.path), "-n", "1")
+    assert made.returncode == 2 and "is an RNN model" in made.stderr

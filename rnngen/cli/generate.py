@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnngen.cli._common import add_config_flags, add_threads_flag, load_model, picked
+from rnngen.cli._common import add_config_flags, add_ngram_flags, add_threads_flag, load_model, picked, with_ngram
 from rnngen.cli._display import tsv_field, visible
 from rnngen.sampling import MAX_COUNT, SamplingSettings
 
@@ -21,6 +21,7 @@ def register(sub) -> None:
                         "`rnngen score --pretokenized` scores exactly as sampled")
     p.add_argument("--show-probs", action="store_true", help="print each word with its probability and the top alternatives")
     add_config_flags(p, SamplingSettings, "sampling (the Generate tab's fields)")
+    add_ngram_flags(p)
     add_threads_flag(p)
     p.set_defaults(run=run)
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_count(args.count)
     settings = with_overrides(SamplingSettings(), picked(args, SamplingSettings)).validate()
-    lm = load_model(args.model)
+    lm = with_ngram(load_model(args.model), args)
 
     def write(text: str) -> None:
         sys.stdout.write(visible(text))  # a sampled word holds what the corpus held: no control reaches the terminal

@@ -241,10 +241,18 @@ class RnngenApp(App):
     def load_model(self, path: str | Path) -> None:
         self._load_model(str(path))
 
+    def mix_model(self, path: str | Path) -> None:
+        """Mix the loaded RNN with the n-gram at `path`, λ tuned on its corpus's validation split."""
+        self._load_model(str(path), mix=True)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="load-model")
-    def _load_model(self, path: str) -> None:
+    def _load_model(self, path: str, mix: bool = False) -> None:
+        from rnngen.mixture import build
+        from rnngen.ngram import load
+
         try:
-            lm = LanguageModel.load(path)
+            rnn = getattr(self.lm, "rnn", self.lm)  # mixing again replaces the n-gram, keeps the RNN
+            lm = build(rnn, path) if mix else load(path)
         except Exception as exc:  # a corrupt checkpoint is a notification, not a crash
             self.post_message(ModelLoadFailed(Path(path).name, describe_error(exc)))
             if not isinstance(exc, RnngenError):
@@ -255,7 +263,13 @@ class RnngenApp(App):
     @on(ModelLoaded)
     def _model_loaded(self, message: ModelLoaded) -> None:
         self.lm = message.lm
-        self.notify(f"Loaded model {message.lm.name}", title="Model")
+        lm = message.lm
+        if hasattr(lm, "ngram"):
+            notes = "".join(f"\n{note}" for note in lm.notes)
+            self.notify(f"{lm.rnn.name} mixed with {lm.ngram.name}: λ {lm.lam:.4f}, tuned on {lm.tuned_on}{notes}",
+                        title="Model", timeout=8)
+        else:
+            self.notify(f"Loaded model {lm.name}", title="Model")
 
     @on(ModelLoadFailed)
     def _model_failed(self, message: ModelLoadFailed) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input
 
 from rnngen.tui.screens.compare import CompareScreen
 from rnngen.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from rnngen.tui.screens.models import ModelsPane
+from rnngen.tui.widgets.status_bar import StatusBar
 from tests.tui.conftest import notifications, shown, wait_for
 
 
@@ -147,3 +149,38 @@ async def test_compare_at_80x24_keeps_names_and_both_models_and_marks_difference
         assert rows["model.rnn_type"] == ["≠", "model.rnn_type", "lstm", "gru"]
         assert rows["model.hidden"] == ["", "model.hidden", "32", "32"]
         assert rows["best valid ppl"][0] == "≠"
+
+
+async def test_an_ngram_loads_scores_and_mixes_into_the_loaded_rnn(app, app_env):
+    """An n-gram folder is listed and loaded like a model; `m` mixes it into the loaded RNN, and the Score
+    tab's numbers are then the mixture's (the CLI's `--ngram`)."""
+    from rnngen.mixture import Mixture
+    from rnngen.ngram import NgramModel
+    from rnngen.tui.screens.score import ScorePane
+    from tests.conftest import tiny_corpus
+
+    NgramModel.estimate(tiny_corpus(), 3, 100).save(app_env / "checkpoints" / "kn")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await goto(pilot, app, "kn")
+        assert [r[2:4] for r in table_rows(app) if r[1] == "kn"] == [["3-gram", "KN"]]
+        await pilot.press("m")
+        await wait_for(pilot, lambda: any("Load an RNN model first" in n for n in notifications(app)))
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.lm is not None)
+        assert isinstance(app.lm, NgramModel) and "kn (3-gram" in shown(app.query_one(StatusBar))
+        await goto(pilot, app, "tiny")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: getattr(app.lm, "name", "") == "tiny")
+        await goto(pilot, app, "kn")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.lm, Mixture))
+        assert app.lm.rnn.name == "tiny" and 0 <= app.lm.lam <= 1 and app.lm.tuned_on
+        assert any("tiny mixed with kn: λ" in n for n in notifications(app))
+        await pilot.press("3")
+        field = app.query_one("#score-input", Input)
+        field.value = "the cat sat on the mat ."
+        await pilot.press("enter")
+        pane = app.query_one(ScorePane)
+        await wait_for(pilot, lambda: pane.score is not None)
+        assert pane.score.logprob == pytest.approx(app.lm.score(["the cat sat on the mat ."])[0].logprob)
+        assert [d.logprob for d in pane.details] == pytest.approx([t.logprob for t in pane.score.tokens], abs=1e-5)

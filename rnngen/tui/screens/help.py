@@ -44,7 +44,9 @@ TABS = {
              "several sentences, or a Moses n-best list per source sentence, exactly as `rnngen rerank`.",
     "Generate": "Sample text word by word, or pick each next word yourself (type a word, a number, or "
                 "`space` for the model's own pick).",
-    "Models": "`enter` loads too. Mark two models, then compare their settings and histories.",
+    "Models": "`enter` loads too (an RNN, or a Kneser-Ney n-gram from `rnngen ngram train`). Mark two models, then "
+              "compare their settings and histories. With an RNN loaded, `m` on an n-gram mixes the two word by "
+              "word (λ tuned on the corpus's validation split): the Score and Generate tabs then use the mixture.",
     "Inside": "The lecture's LSTM memory cell and simple RNN with their weights (edit the inputs or the "
               "weights and press `enter`; `↑`/`↓` step, the side panel shows every value). For the loaded "
               "model: its units by words as a heat map under each word's probability (pick the quantity; "

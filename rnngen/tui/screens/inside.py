@@ -214,13 +214,15 @@ class InsidePane(Vertical):
     def _model(self):
         """The loaded model, or None after saying where to get one (and clearing the views)."""
         lm = getattr(self.app, "lm", None)
-        if lm is None:
+        network = getattr(lm, "module", None) is not None  # an n-gram (or a mixture) has no units to show
+        if not network:
             self.trace, self.norms, self.matches = None, [], []
             self.query_one("#inside-table", DataTable).clear(columns=True)
             self.query_one("#inside-grid", UnitGrid).show([], [], [], [], True)
             self.query_one("#inside-detail", Static).update("")
-            self._status("Load a model on the Models tab (5) or train one (2) first.")
-        return lm
+            self._status("Load a model on the Models tab (5) or train one (2) first." if lm is None else
+                         f"{lm.name} has no network to look inside: load an RNN model on the Models tab (5).")
+        return lm if network else None
 
     def _sentence(self, lm) -> list[int]:
         self.words = lm.tokenize(self.query_one("#inside-input", Input).value)

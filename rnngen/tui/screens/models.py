@@ -58,6 +58,7 @@ class ModelsPane(Vertical):
         Binding("d,delete", "delete", "Delete"),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
+        Binding("m", "mix", "Mix with RNN"),
         Binding("f5", "refresh", "Refresh", show=False),
     ]
 
@@ -143,6 +144,22 @@ class ModelsPane(Vertical):
             self.app.notify(row["error"], title=f"Cannot load {row['name']}", severity="error", timeout=8)
             return
         self.app.load_model(row["path"])  # type: ignore[attr-defined]
+
+    def action_mix(self) -> None:
+        """Interpolate the loaded RNN with the selected n-gram (the CLI's --ngram, λ tuned on valid)."""
+        row = self.current()
+        if row is None:
+            return
+        rnn = getattr(self.app.lm, "rnn", self.app.lm)  # type: ignore[attr-defined]
+        if row.get("size") != "KN":
+            self.app.notify("Select an n-gram model (`rnngen ngram train`) to mix with the loaded RNN.",
+                            title="Mix", severity="warning")
+        elif rnn is None or getattr(rnn, "module", None) is None:
+            self.app.notify("Load an RNN model first (l), then mix an n-gram into it (m).", title="Mix",
+                            severity="warning")
+        else:
+            self.app.notify(f"Tuning λ for {rnn.name} + {row['name']} on the validation split…", title="Mix")
+            self.app.mix_model(row["path"])  # type: ignore[attr-defined]
 
     def action_rename(self) -> None:
         row = self.current()

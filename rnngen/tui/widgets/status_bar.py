@@ -9,10 +9,15 @@ from textual.widgets import Static
 
 
 def model_summary(lm: Any) -> str:
-    """'name (lstm 2x200, ppl 84.1)' for the loaded model."""
-    c = lm.model_config
+    """'name (lstm 2x200, ppl 84.1)' for the loaded model; 'name (5-gram, ppl 89.9)' for an n-gram;
+    'rnn + ngram (λ 0.43)' for a mixture."""
+    if hasattr(lm, "ngram") and hasattr(lm, "rnn"):
+        return f"{lm.rnn.name} + {lm.ngram.name} (λ {lm.lam:.2f})"
     ppl = lm.history.get("best_valid_ppl") if lm.history else None
     ppl_text = f", ppl {ppl:.1f}" if isinstance(ppl, (int, float)) else ""
+    if not hasattr(lm, "model_config"):
+        return f"{lm.name} ({lm.kind}{ppl_text})"
+    c = lm.model_config
     return f"{lm.name} ({c.rnn_type} {c.layers}x{c.hidden}{ppl_text})"
 
 
