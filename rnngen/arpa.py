@@ -24,6 +24,7 @@ import io
 import os
 import re
 import tempfile
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -162,7 +163,16 @@ def _section(lines: _Lines, k: int, count: int, vocab: Vocabulary | None):
     index = {w.encode("utf-8"): i for i, w in enumerate(vocab.words)} if vocab is not None else None
     row = 0
     for chunk in _chunks(lines, count, k):
-        fields = [line.split() for line in chunk]
+        fast = _columns(chunk, k, index)
+        if fast is not None:  # the common layout, parsed a chunk at a time in C
+            ids_or_words, logprob[row:row + len(chunk)], backoff[row:row + len(chunk)] = fast
+            if index is None:
+                words += ids_or_words
+            else:
+                ids[row:row + len(chunk)] = ids_or_words
+            row += len(chunk)
+            continue
+        fields = [line.split() for line in chunk]  # anything else, line by line, to say where it breaks
         first = lines.number - len(chunk) + 1
         for n, f in enumerate(fields):
             if len(f) not in (k + 1, k + 2):
@@ -191,6 +201,34 @@ def _section(lines: _Lines, k: int, count: int, vocab: Vocabulary | None):
     return (words if index is None else ids), logprob, backoff
 
 
+def _columns(chunk: list[bytes], k: int, index: dict[bytes, int] | None):
+    """(ids or words, log10 P, back-off) of a chunk written `prob<TAB>w1 .. wk[<TAB>backoff]` with single spaces,
+    as KenLM and SRILM write it; None where a line is otherwise (`_section` then reads it line by line)."""
+    flat = b" ".join(chunk).split()
+    tabs = np.fromiter((line.count(b"\t") for line in chunk), dtype=np.int64, count=len(chunk))
+    if tabs.min(initial=1) < 1 or tabs.max(initial=1) > 2:
+        return None
+    lengths = k + tabs
+    if int(lengths.sum()) != len(flat) or any(len(line.split(b"\t")[1].split(b" ")) != k for line in chunk[:1]):
+        return None
+    cells = np.array(flat, dtype=object)
+    starts = np.cumsum(lengths) - lengths
+    try:
+        logprob = cells[starts].astype(bytes).astype(np.float32)
+        backoff = np.zeros(len(chunk), dtype=np.float32)
+        has = tabs == 2
+        backoff[has] = cells[starts[has] + k + 1].astype(bytes).astype(np.float32)
+    except ValueError:
+        return None
+    grams = cells[starts[:, None] + 1 + np.arange(k)].ravel().tolist()
+    if index is None:
+        return [w.decode("utf-8") for w in grams], logprob, backoff
+    try:
+        return np.array([index[w] for w in grams], dtype=np.int32).reshape(len(chunk), k), logprob, backoff
+    except KeyError:
+        return None
+
+
 def _numbers(fields: list[bytes], k: int) -> bool:
     try:
         float(fields[0])
@@ -202,22 +240,39 @@ def _numbers(fields: list[bytes], k: int) -> bool:
 
 
 def _chunks(lines: _Lines, count: int, k: int) -> Iterator[list[bytes]]:
-    """The section's lines, CHUNK at a time; fewer or more lines than the header says is an error."""
+    """The section's lines, CHUNK at a time (read in bulk); fewer or more lines than the header says is an error."""
     left = count
     while left:
-        chunk = []
-        while len(chunk) < min(left, CHUNK):
-            line = lines.next()
-            if line is None or line.startswith(b"\\"):
-                raise lines.fail(f"the header says {count:,} {k}-grams, the section has "
-                                 f"{count - left + len(chunk):,}")
-            if line.strip():
-                chunk.append(line)
+        raw = list(islice(lines.f, min(left, CHUNK)))
+        chunk = [line.rstrip(b"\r\n") for line in raw]
+        if b"\n\\" in b"\n" + b"\n".join(chunk) or len(raw) < min(left, CHUNK) or not all(chunk):
+            chunk = _careful(lines, chunk, count, left, k)  # a short, blank-lined or cut section: line by line
+        else:
+            lines.number += len(raw)
         left -= len(chunk)
         yield chunk
     line = lines.next()
     if line is not None and line.strip():
         raise lines.fail(f"the header says {count:,} {k}-grams, the section has more")
+
+
+def _careful(lines: _Lines, raw: list[bytes], count: int, left: int, k: int) -> list[bytes]:
+    """The lines of `raw`, then more from the file, one at a time: blank lines skipped, the section's end found."""
+    chunk: list[bytes] = []
+    pending = iter(raw)
+    while len(chunk) < min(left, CHUNK):
+        line = next(pending, None)
+        if line is not None:
+            lines.number += 1
+        else:
+            line = lines.next()
+        if line is None or line.startswith(b"\\"):
+            raise lines.fail(f"the header says {count:,} {k}-grams, the section has {count - left + len(chunk):,}")
+        if line.strip():
+            chunk.append(line)
+    if next(pending, None) is not None:  # cannot happen: raw holds at most what was asked for
+        raise AssertionError("read past the chunk")
+    return chunk
 
 
 def _vocabulary(lines: _Lines, parts) -> tuple[Vocabulary, tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -59,6 +59,8 @@ class LanguageModel(TextModel):
     # how a pre-tokenized corpus writes text, applied to typed input (`rnngen.conventions`); None: learn
     # them from the vocabulary (a model saved before they were stored)
     conventions: Conventions | None = None
+    # the preset the training options started from and how it was chosen ({"name", "chosen"}), when known
+    preset: dict | None = None
 
     def __post_init__(self) -> None:
         if self.conventions is None and self.tokenizer.words == "whitespace":
@@ -97,8 +99,9 @@ class LanguageModel(TextModel):
             raise CheckpointError(f"{folder}/model.safetensors holds NaN or infinite weights (training diverged); "
                                   "it cannot score or generate")
         module.to(device).eval()
+        saved_preset = data.config.get("preset")
         return cls(module, vocab, tokenizer, model_config, train_config, data.history, data.corpus, folder,
-                   data.config.get("run"), conventions)
+                   data.config.get("run"), conventions, saved_preset if isinstance(saved_preset, dict) else None)
 
     def checkpoint_data(self) -> checkpoint.CheckpointData:
         config = {
@@ -111,6 +114,8 @@ class LanguageModel(TextModel):
         }
         if self.run_id is not None:
             config["run"] = self.run_id
+        if self.preset is not None:
+            config["preset"] = self.preset
         return checkpoint.CheckpointData(config, self.vocab.to_json(), self.history, self.corpus)
 
     def save(self, path: str | Path, trainer_state: dict | None = None, replace: bool = False) -> Path:

@@ -383,10 +383,14 @@ class Trainer:
 
 
 def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path | str,
-          stop: threading.Event | None = None, resume: bool = False, force: bool = False) -> Iterator[Event]:
+          stop: threading.Event | None = None, resume: bool = False, force: bool = False,
+          preset: dict | None = None) -> Iterator[Event]:
     """Train and yield progress events; the best model is saved in `out` as it improves.
 
     A model already at `out` is continued with `resume`, replaced with
     `force`, and otherwise refused before anything runs.
     """
-    return Trainer(corpus, model_config, train_config, out, stop, resume, force=force).run()  # a str keeps its ./
+    trainer = Trainer(corpus, model_config, train_config, out, stop, resume, force=force)
+    if preset is not None and not resume:  # which preset the options started from, and why (config.json)
+        trainer.lm.preset = preset
+    return trainer.run()  # a str keeps its ./

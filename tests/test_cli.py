@@ -42,7 +42,7 @@ def text_corpus(tmp_path) -> Path:
 def test_end_to_end_train_score_generate_through_the_entry_point(text_corpus, tmp_path, monkeypatch):
     """Training and scoring through the installed command (`python -m rnngen`), the rest through its main."""
     model = str(tmp_path / "ckpt" / "demo")
-    trained = cli("train", str(text_corpus), "--out", model, "--tokenized", "--epochs", "4", "--lr", "0.01", "--hidden", "32",
+    trained = cli("train", str(text_corpus), "--out", model, "--tokenized", "--preset", "small", "--epochs", "4", "--lr", "0.01", "--hidden", "32",
                   "--emb", "16", "--layers", "1", "--batch-size", "8", "--quiet")
     assert trained.returncode == 0, trained.stderr
     assert "best validation perplexity" in trained.stderr

@@ -19,7 +19,7 @@ def register(sub) -> None:
                                    "perplexity) is saved as it improves; Ctrl-C stops after the current batch and keeps it.")
     p.add_argument("corpus", metavar="CORPUS", help="a text file, a folder, or a corpus name (see `rnngen corpus list`)")
     p.add_argument("--out", required=True, metavar="NAME", help="model folder under checkpoints/ (or a path)")
-    p.add_argument("--preset", default="small", choices=list(PRESET_HELP),
+    p.add_argument("--preset", default="auto", choices=list(PRESET_HELP),
                    help="starting configuration: " + "; ".join(f"{k}: {v}" for k, v in PRESET_HELP.items()))
     p.add_argument("--resume", action="store_true", help="continue training the model in --out")
     p.add_argument("--force", action="store_true",
@@ -35,22 +35,28 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.config import ModelConfig, TrainConfig, preset, with_overrides
+    from rnngen.config import AUTO, PRESET_HELP, ModelConfig, TrainConfig, choose_preset, preset, with_overrides
     from rnngen.corpus import load_corpus
     from rnngen.errors import ConfigError
     from rnngen.train import train
 
-    model_config, train_config = preset(args.preset)
-    model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
-    train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
+    if args.preset != AUTO:  # a bad option is refused before the corpus is read
+        with_overrides(preset(args.preset)[0], picked(args, ModelConfig)).validate()
     with err.status(f"reading corpus {args.corpus}…"):
         corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {safe(warning)}")
+    name, reason = choose_preset(args.preset, corpus.train_tokens)
+    model_config, train_config = preset(name)
+    model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
+    train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
+    if not args.resume:
+        err.print(f"preset {name} ({reason}): {PRESET_HELP[name]}")
     stop = threading.Event()
     if args.resume and args.force:
         raise ConfigError("--resume continues the model in --out and --force replaces it: choose one")
-    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force)
+    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force,
+                   preset={"name": name, "chosen": reason})
     previous = signal.signal(signal.SIGINT, _stop_handler(stop))
     try:
         return _render(events, args.quiet)

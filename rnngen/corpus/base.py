@@ -29,6 +29,11 @@ class Corpus:
     # tokenized sentence under the source, so the entropy floor can be shown.
     true_logprob: Callable[[Sequence[str]], float] | None = None
 
+    @property
+    def train_tokens(self) -> int:
+        """Predicted tokens of the training split: its words and a sentence end each."""
+        return sum(len(s) + 1 for s in self.train if s)
+
     def split(self, name: str) -> Sentences:
         if name not in ("train", "valid", "test"):
             raise CorpusError(f"unknown split {name!r}: choose train, valid or test")

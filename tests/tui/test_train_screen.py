@@ -113,6 +113,8 @@ async def test_stop_keeps_a_loadable_checkpoint_and_resume_continues(app, app_en
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         await pilot.press("2")
+        app.query_one("#preset", Select).value = "small"  # adam: short log lines (the check below reads one)
+        await pilot.pause()
         await fill(pilot, app, {**TINY, "epochs": "200", "sample_every": "0"}, "stopme")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.query_one(TrainingPlots).loss, 60)

@@ -58,7 +58,7 @@ class ModelsPane(Vertical):
         Binding("d,delete", "delete", "Delete"),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
-        Binding("m", "mix", "Mix with RNN"),
+        Binding("m", "mix", "Mix"),
         Binding("f5", "refresh", "Refresh", show=False),
     ]
 

@@ -20,6 +20,10 @@ from textual.widgets import Button, Input, Label, ProgressBar, RichLog, Select, 
 
 from rnngen import events
 from rnngen.config import PRESET_HELP, PRESETS, preset
+
+# The corpora picked here are mostly book-sized (the built-in one, a book, a downloaded classic): the preset
+# `rnngen train`'s `auto` picks for them. For millions of words, `small` is the other choice.
+TUI_PRESET = "small-corpus"
 from rnngen.display import clock
 from rnngen.errors import RnngenError
 from rnngen.tui.messages import describe_error, EntropyFloorComputed, TrainingEnded, TrainingEvent
@@ -96,7 +100,7 @@ class TrainPane(Horizontal):
         with Vertical(id="train-setup"):
             with Horizontal(classes="field"):
                 yield Label("preset", classes="field-name")
-                yield Select([(f"{name}", name) for name in PRESETS], value="small", allow_blank=False,
+                yield Select([(f"{name}", name) for name in PRESETS], value=TUI_PRESET, allow_blank=False,
                              compact=True, id="preset")
             with Horizontal(classes="field"):
                 yield Label("output", classes="field-name")
@@ -115,7 +119,7 @@ class TrainPane(Horizontal):
 
     def on_mount(self) -> None:
         self.query_one("#preset", Select).tooltip = "\n".join(f"{k}: {v}" for k, v in PRESET_HELP.items())
-        self._apply_preset("small")
+        self._apply_preset(TUI_PRESET)
         self.query_one("#train-progress", ProgressBar).update(total=1, progress=0)
         self.watch(self.app, "corpus_spec", self._corpus_changed)
 
