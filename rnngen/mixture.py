@@ -21,11 +21,12 @@ which converges to the λ of least held-out perplexity (the perplexity is convex
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
+from rnngen import cache as continuous_cache
 from rnngen.backoff import LN10
 from rnngen.errors import ConfigError, InputError
 from rnngen.score import MAX_TOKENS
@@ -132,6 +133,10 @@ class Mixture(TextModel):
                            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Natural-log P per predicted token from the RNN and from the n-gram (over the RNN's words)."""
         rnn = [np.asarray(v, dtype=np.float64) for v in self.rnn.logprobs(ids, max_tokens)]
+        return rnn, self.ngram_logprobs(ids)
+
+    def ngram_logprobs(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Natural-log P per predicted token from the n-gram, carried over to the RNN's words."""
         mapped = [self.to_ngram[np.asarray(s, dtype=np.int64)].tolist() if len(s) else [] for s in ids]
         nv = self.ngram.vocab
         log10 = self.ngram.tables.log10_sentences(mapped, nv.bos_id, nv.eos_id)
@@ -141,7 +146,7 @@ class Mixture(TextModel):
             if not self.same_vocabulary:
                 values = self._carry_over(list(s), m, values)
             ngram.append(values)
-        return rnn, ngram
+        return ngram
 
     def _carry_over(self, ids: list[int], mapped: list[int], values: np.ndarray) -> np.ndarray:
         """The n-gram's log P of each target as a probability over the RNN's words (module docstring)."""
@@ -163,21 +168,54 @@ class Mixture(TextModel):
                 for r, g in zip(rnn, ngram)]
 
     def evaluate(self, sentences: Sequence[Sequence[str]], cache=None) -> Evaluation:
-        return self.evaluate_parts(sentences).combined
+        return self.evaluate_parts(sentences, cache).combined
 
-    def evaluate_parts(self, sentences: Sequence[Sequence[str]]) -> MixtureEvaluation:
-        """The RNN, the n-gram and the mixture on the same sentences, each from `<s>` to `</s>`."""
-        ids = [self.vocab.encode(s) for s in sentences if s]
-        if not ids:
-            raise InputError("nothing to evaluate: the text has no sentences")
+    def evaluate_parts(self, sentences: Sequence[Sequence[str]], cache=None) -> MixtureEvaluation:
+        """The RNN, the n-gram and the mixture on the same sentences, each from `<s>` to `</s>`. With a
+        continuous `cache` the mixture is one: (1-w)·(λ·p_rnn + (1-λ)·p_ngram) + w·p_cache over the text
+        read as one document (`rnngen.cache`); the parts alone are without it."""
+        ids = self._ids(sentences, "evaluate")
         rnn, ngram = (np.concatenate(x) for x in self.component_logprobs(ids))
-        mixed = np.logaddexp(rnn + math.log(max(self.lam, 1e-300)), ngram + math.log(max(1 - self.lam, 1e-300)))
         tokens, oov = len(rnn), sum(i == self.vocab.unk_id for s in ids for i in s)
 
-        def part(values: np.ndarray) -> Evaluation:
-            return Evaluation(tokens, oov, len(ids), -math.fsum(values.tolist()))
+        def part(nll: float) -> Evaluation:
+            return Evaluation(tokens, oov, len(ids), nll)
 
-        return MixtureEvaluation(part(rnn), part(ngram), part(mixed), self.lam)
+        if cache is not None:
+            cache = cache.validate()
+            combined, _ = continuous_cache.nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
+        else:
+            combined = -math.fsum(self._mix(rnn, ngram).tolist())
+        return MixtureEvaluation(part(-math.fsum(rnn.tolist())), part(-math.fsum(ngram.tolist())), part(combined),
+                                 self.lam)
+
+    def _ids(self, sentences: Sequence[Sequence[str]], what: str) -> list[list[int]]:
+        ids = [self.vocab.encode(s) for s in sentences if s]
+        if not ids:
+            raise InputError(f"nothing to {what}: the text has no sentences")
+        return ids
+
+    def _mix(self, rnn, ngram):
+        return np.logaddexp(rnn + math.log(max(self.lam, 1e-300)), ngram + math.log(max(1 - self.lam, 1e-300)))
+
+    def _running_text(self, ids: list[list[int]], size: int, thetas: Sequence[float]):
+        """The RNN's running text (`LanguageModel._running_text`) with the n-gram mixed into its model part."""
+        import torch
+
+        text = self.rnn._running_text(ids, size, thetas)
+        keep = text.scored
+        model = text.model_logprobs.double().clone()
+        ngram = np.concatenate(self.ngram_logprobs(ids))
+        model[keep] = torch.from_numpy(self._mix(model[keep].numpy(), ngram))
+        return replace(text, model_logprobs=model)
+
+    def tune_cache(self, sentences: Sequence[Sequence[str]], size: int):
+        """The cache's theta and weight on top of this mixture (λ as it is) that fit `sentences` best."""
+        from rnngen.cache import CacheSettings
+
+        size = CacheSettings(size=size).validate().size
+        return continuous_cache.tune(self._running_text(self._ids(sentences, "tune the cache on"), size,
+                                                        continuous_cache.THETAS))
 
     def tune(self, sentences: Sequence[Sequence[str]], where: str = "") -> float:
         """Set λ to the weight of least perplexity on `sentences`; returns it."""

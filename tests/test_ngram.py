@@ -299,3 +299,18 @@ def test_generation_and_details_work_over_any_scorer(tiny_lm, tiny_ngram):
         assert all(1 <= d.rank <= len(vocab) - 1 and len(d.alternatives) == 3 for d in details)
     made = main_here("generate", str(tiny_lm.path), "--ngram", str(tiny_lm.path), "-n", "1")
     assert made.returncode == 2 and "is an RNN model" in made.stderr
+
+
+def test_the_cache_joins_the_mixture_as_one_distribution(tiny_lm, tiny_ngram):
+    from rnngen.options import CacheSettings
+
+    sentences = tiny_corpus(2).train
+    cache = CacheSettings(size=40, theta=0.3, weight=0.2)
+    only_rnn = Mixture(tiny_lm, tiny_ngram, 1.0).evaluate_parts(sentences, cache).combined
+    assert only_rnn.nll == pytest.approx(tiny_lm.evaluate(sentences, cache).nll, rel=1e-7)  # float32 there
+    mixture = Mixture(tiny_lm, tiny_ngram, 0.6)
+    off = mixture.evaluate_parts(sentences, CacheSettings(size=40, theta=0.3, weight=0.0)).combined
+    assert off.nll == pytest.approx(mixture.evaluate_parts(sentences).combined.nll, rel=1e-9)
+    tuned, ppl = mixture.tune_cache(sentences, 40)
+    assert ppl == pytest.approx(mixture.evaluate(sentences, tuned).perplexity, rel=1e-9)
+    assert ppl <= off.perplexity + 1e-9  # repeated text: the cache can only help, or is switched off

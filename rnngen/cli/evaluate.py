@@ -35,13 +35,15 @@ def run(args: argparse.Namespace) -> int:
     if args.tune_on and not options.get("size") and not args.ngram:
         raise InputError("--tune-on needs --cache N (the number of positions to cache) or --ngram MODEL")
     cache = CacheSettings(**options).validate() if options.get("size") else None  # --cache 0: no cache
-    if cache is not None and args.ngram:
-        raise InputError("--cache and --ngram cannot be combined yet: evaluate each mixture on its own")
     lm = load_model(args.model)
     held = lm.held_out(args.text, args.split)
     sentences, floor = held.sentences, held.floor
     if args.ngram or args.lam is not None:
-        return _mixed(with_ngram(lm, args, held), args, held)
+        mixture = with_ngram(lm, args, held)
+        tuned_ppl = None
+        if cache is not None and args.tune_on:  # λ first (above), then the cache on top of the mixture
+            cache, tuned_ppl = mixture.tune_cache(lm.tuning_text(args.tune_on, held).sentences, cache.size)
+        return _mixed(mixture, args, held, cache, tuned_ppl)
     tuned_ppl = None
     if cache is not None and args.tune_on:
         cache, tuned_ppl = lm.tune_cache(lm.tuning_text(args.tune_on, held).sentences, cache.size)
@@ -76,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mixed(mixture, args: argparse.Namespace, held) -> int:
-    """The RNN, the n-gram and their mixture on the same tokens (the RNNLM toolkit's PPL net / other / combined)."""
-    parts = mixture.evaluate_parts(held.sentences)
+def _mixed(mixture, args: argparse.Namespace, held, cache=None, tuned_ppl=None) -> int:
+    """The RNN, the n-gram and their mixture on the same tokens (the RNNLM toolkit's PPL net / other / combined),
+    the mixture with the cache when one is given."""
+    parts = mixture.evaluate_parts(held.sentences, cache)
     rows = {"rnn": parts.rnn, "ngram": parts.ngram, "combined": parts.combined}
     report = {"model": mixture.rnn.name, "ngram": mixture.ngram.name, "text": args.text, "lambda": parts.lam,
               "tuned_on": mixture.tuned_on or None, "sentences": parts.combined.sentences,
@@ -87,6 +90,10 @@ def _mixed(mixture, args: argparse.Namespace, held) -> int:
               "perplexity": parts.combined.perplexity, "cross_entropy": parts.combined.cross_entropy}
     if held.floor is not None:
         report["true_perplexity_floor"] = held.floor
+    if cache is not None:
+        report["cache"] = {"size": cache.size, "theta": cache.theta, "weight": cache.weight}
+        if tuned_ppl is not None:
+            report["cache"].update(tuned_on=args.tune_on, tuned_perplexity=tuned_ppl)
     if args.json:
         emit(json.dumps(report))
         return 0
@@ -106,5 +113,9 @@ def _mixed(mixture, args: argparse.Namespace, held) -> int:
     table.add_row("sentences", f"{parts.combined.sentences:,}")
     table.add_row("tokens", f"{parts.combined.tokens:,} (words and sentence ends)")
     table.add_row("OOV", f"{parts.combined.oov:,} ({100 * parts.combined.oov_rate:.2f}%)")
+    if cache is not None:
+        tuned = f"; tuned on {args.tune_on}: perplexity {fmt_ppl(tuned_ppl)} there" if tuned_ppl is not None else ""
+        table.add_row("cache", f"{cache.size:,} positions, theta {cache.theta:g}, weight {cache.weight:g}{tuned} "
+                               "(in the mixture, not in the parts alone)")
     out.print(table)
     return 0
