@@ -49,7 +49,7 @@ def hashes(ids: np.ndarray) -> np.ndarray:
     return h
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compared by identity
 class Order:
     """The n-grams of one order: word ids (n, k), log10 P and log10 back-off, in hash order."""
 
@@ -80,7 +80,7 @@ class Order:
         return len(self.keys)
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compared by identity
 class BackoffTables:
     """Orders 1..N of a back-off model over the word ids of a vocabulary (`size` words)."""
 

@@ -70,7 +70,7 @@ class MixtureEvaluation:
     lam: float
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compared by identity
 class Mixture(TextModel):
     rnn: Any  # LanguageModel
     ngram: Any  # NgramModel

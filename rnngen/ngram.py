@@ -27,7 +27,7 @@ from rnngen.vocab import Vocabulary
 KIND = "ngram"
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compared by identity
 class NgramModel(TextModel):
     tables: BackoffTables
     vocab: Vocabulary

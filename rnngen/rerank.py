@@ -27,7 +27,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -262,6 +262,8 @@ class Ranked:
     lm: LMScore
     total: float  # the score the list is sorted by
     rank: int     # 1 = best within its id
+    # further LM features written beside LM_rnn (`with_feature`: an n-gram's LM_ngram for MERT), not in `total`
+    extra: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass
@@ -363,6 +365,23 @@ def rerank(lm, nbest: NBestList, settings: RerankSettings = RerankSettings(), ch
     return combine(nbest, score_candidates(lm, texts, settings, chunk, progress, tokenized), settings)
 
 
+def with_feature(result: Reranking, name: str, lm, chunk: int = CHUNK, tokenized: bool = False) -> Reranking:
+    """Every candidate of a reranked list with a further feature `name` from another scorer (an n-gram beside
+    the RNN, for MERT to weigh), computed as LM_rnn is (the same normalisation and unknown-word rules); the
+    order and the totals stay as they are."""
+    ranked = list(result.ranked())
+    texts = [scoring_text(r.candidate, result.nbest.format) for r in ranked]
+    values = {r.candidate.line: s.feature for r, s in zip(ranked, score_candidates(lm, texts, result.settings, chunk,
+                                                                                   tokenized=tokenized))}
+    groups = [(i, [replace(r, extra=(*r.extra, (name, values[r.candidate.line]))) for r in group])
+              for i, group in result.groups]
+    return Reranking(result.nbest, result.settings, groups)
+
+
+def _extra_column(name: str) -> str:
+    return f"{name.lower()}_feature"
+
+
 # -- writing ------------------------------------------------------------------
 def fmt(value: float) -> str:
     """Numbers in written-back lists: six decimals (no negative zero)."""
@@ -391,7 +410,9 @@ def write_nbest(result: Reranking) -> Iterator[str]:
     """The list in its own format, each id's candidates best first, with the LM feature added."""
     nbest = result.nbest
     if nbest.format == "tsv" and nbest.header is not None:
-        yield "\t".join((*nbest.header, *TSV_COLUMNS))
+        first = next(result.ranked(), None)
+        extra = [_extra_column(name) for name, _ in first.extra] if first is not None else []
+        yield "\t".join((*nbest.header, *TSV_COLUMNS, *extra))
     for n, (_, group) in enumerate(result.groups):
         if nbest.format == "lines" and n:
             yield ""
@@ -404,7 +425,8 @@ def _line(r: Ranked, nbest: NBestList) -> str:
     if nbest.format == "moses":
         return _moses_line(fields, r)
     if nbest.format == "tsv":
-        extra = (fmt(r.lm.logprob), str(r.lm.tokens), str(r.lm.oov), fmt(r.lm.feature), fmt(r.total))
+        extra = (fmt(r.lm.logprob), str(r.lm.tokens), str(r.lm.oov), fmt(r.lm.feature), fmt(r.total),
+                 *(fmt(value) for _, value in r.extra))
         return "\t".join((*fields, *extra))
     return f"{r.candidate.text}\t{fmt(r.total)}"
 
@@ -421,7 +443,8 @@ def _moses_line(fields: tuple[str, ...], r: Ranked) -> str:
     core = core + " " if core.strip() else " "
     total = fields[3]
     lead, after = total[: len(total) - len(total.lstrip())], total[len(total.rstrip()):]
-    features = f"{core}{FEATURE}{label} {fmt(r.lm.feature)}{trail}"
+    more = "".join(f" {name}{label} {fmt(value)}" for name, value in r.extra)
+    features = f"{core}{FEATURE}{label} {fmt(r.lm.feature)}{more}{trail}"
     return "|||".join((fields[0], fields[1], features, f"{lead}{fmt(r.total)}{after}", *fields[4:]))
 
 
@@ -436,6 +459,8 @@ def _record(r: Ranked, nbest: NBestList) -> dict:
     record = {"rank": r.rank, "text": c.text, "line": c.line, "score": _finite(c.score),
               "lm_logprob": _finite(r.lm.logprob), "lm_tokens": r.lm.tokens, "lm_oov": r.lm.oov,
               "lm_feature": _finite(r.lm.feature), "total": _finite(r.total)}
+    for name, value in r.extra:
+        record[_extra_column(name)] = _finite(value)
     if nbest.format == "moses":
         record["features"] = c.fields[2].strip()
     return record

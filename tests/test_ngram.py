@@ -314,3 +314,25 @@ def test_the_cache_joins_the_mixture_as_one_distribution(tiny_lm, tiny_ngram):
     tuned, ppl = mixture.tune_cache(sentences, 40)
     assert ppl == pytest.approx(mixture.evaluate(sentences, tuned).perplexity, rel=1e-9)
     assert ppl <= off.perplexity + 1e-9  # repeated text: the cache can only help, or is switched off
+
+
+def test_rerank_writes_the_ngram_as_a_second_feature_for_mert(tiny_lm_path, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("\n".join(" ".join(s) for s in tiny_corpus(5).train) + "\n", encoding="utf-8")
+    assert main_here("ngram", "train", str(corpus), "--out", "kn2", "--order", "2", "--tokenized").returncode == 0
+    nbest = tmp_path / "nbest.txt"
+    nbest.write_text("0 ||| the cat sat . ||| d= -1 ||| -1\n0 ||| cat the sat . ||| d= -2 ||| -2\n", encoding="utf-8")
+    plain = main_here("rerank", str(tiny_lm_path), str(nbest))
+    both = main_here("rerank", str(tiny_lm_path), str(nbest), "--ngram", "kn2", "--ngram-feature")
+    assert both.returncode == 0, both.stderr
+    ngram = load("kn2")
+    for line, before in zip(both.stdout.splitlines(), plain.stdout.splitlines()):
+        fields = line.split(" ||| ")
+        text, features = fields[1], fields[2].split()
+        assert features[features.index("LM_ngram=") + 1] == f"{ngram.score([text])[0].logprob:.6f}"
+        assert fields[3] == before.split(" ||| ")[3]  # the total is the RNN's, as without the feature
+    tsv = tmp_path / "nbest.tsv"
+    tsv.write_text("id\tcandidate\tscore\n0\tthe cat sat .\t-1\n0\ta dog .\t-2\n", encoding="utf-8")
+    table = main_here("rerank", str(tiny_lm_path), str(tsv), "--ngram", "kn2", "--ngram-feature")
+    assert table.stdout.splitlines()[0].endswith("\ttotal\tlm_ngram_feature")
+    assert main_here("rerank", str(tiny_lm_path), str(nbest), "--ngram-feature").returncode == 2

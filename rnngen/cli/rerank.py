@@ -46,6 +46,9 @@ def register(sub) -> None:
     p.add_argument("--tokenized", action="store_true",
                    help="split candidates on spaces only (default: as the model's corpus was tokenized; text "
                         "already written that way is left as it is)")
+    p.add_argument("--ngram-feature", action="store_true",
+                   help="with --ngram: write the n-gram's score as a second feature (moses LM_ngram=, tsv and json "
+                        "lm_ngram_feature) beside LM_rnn, for weights tuned by MERT, instead of mixing it into LM_rnn")
     p.add_argument("--output", choices=OUTPUTS, default="nbest",
                    help="nbest: the list reranked in its own format; best: 1-best text per id; json: everything "
                         "(default nbest)")
@@ -72,7 +75,18 @@ def run(args: argparse.Namespace) -> int:
     nbest = _read(args.nbest, args.format)
     if args.weight is not None and not nbest.has_scores:
         _warning(f"--weight has no effect: the {nbest.format} list has no scores of its own")
-    lm = with_ngram(load_model(args.model), args)
+    from rnngen.errors import InputError
+
+    if args.ngram_feature and not args.ngram:
+        raise InputError("--ngram-feature writes an n-gram's feature: give --ngram MODEL too")
+    second = None
+    if args.ngram_feature:
+        from rnngen.mixture import build
+
+        lm = load_model(args.model)
+        second = build(lm, args.ngram, 0.0)  # λ 0: the n-gram alone, over the RNN's tokens and words
+    else:
+        lm = with_ngram(load_model(args.model), args)
     if auto:
         setting = dataclasses.replace(setting, unk_types=lm.unknown_types())
     if setting.unk_types > 1:
@@ -81,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
     result = _with_progress(lambda progress: rerank_with(lm, nbest, setting, progress=progress,
                                                          tokenized=args.tokenized),
                             len(nbest.candidates))
+    if second is not None:
+        from rnngen.rerank import with_feature
+
+        result = with_feature(result, "LM_ngram", second, tokenized=args.tokenized)
     for line in write(result, args.output):
         emit(line)
     sys.stdout.flush()

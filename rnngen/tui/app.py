@@ -189,6 +189,65 @@ class RnngenApp(App):
 
         return model_rows(self.checkpoints)
 
+    # -- n-grams and ARPA files (palette) ---------------------------------------------
+    def ask_ngram(self) -> None:
+        """Ask for a name, then estimate a Kneser-Ney 5-gram of the current corpus (`rnngen ngram train`)."""
+        from rnngen.tui.screens.dialogs import PromptScreen
+
+        default = f"{Path(self.corpus_spec).stem or 'corpus'}-kn5"
+        self.push_screen(PromptScreen("Name of the Kneser-Ney 5-gram of the corpus:", default),
+                         lambda name: self.estimate_ngram(name) if name else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ngram")
+    def estimate_ngram(self, name: str, order: int = 5) -> None:
+        """Estimate, save under checkpoints/ and load the n-gram (the Models tab lists it)."""
+        from rnngen import checkpoint
+        from rnngen.config import ModelConfig
+        from rnngen.corpus import load_corpus
+        from rnngen.ngram import NgramModel
+
+        self.call_from_thread(self.notify, f"Estimating a {order}-gram of {self.corpus_spec} …", title="N-gram")
+        try:
+            folder = checkpoint.resolve(name, self.checkpoints)
+            checkpoint.check_replaceable(folder, None)
+            corpus = self.loaded_corpus() or load_corpus(
+                self.corpus_spec, lowercase=self.corpus_options.get("lowercase", False), root=self.corpora)
+            model = NgramModel.estimate(corpus, order, ModelConfig().vocab_size)
+            model.save(folder)
+        except RnngenError as exc:
+            self.call_from_thread(self.notify, str(exc), title="Cannot estimate the n-gram", severity="error",
+                                  timeout=8)
+            return
+        ppl = model.history.get("best_valid_ppl")
+        self.call_from_thread(self.notify, f"{model.name}: {order}-gram of {corpus.name}, validation perplexity "
+                                           f"{ppl:.2f}" if ppl else model.name, title="N-gram saved")
+        self.post_message(ModelLoaded(model))
+
+    def ask_path(self, what: str) -> None:
+        """Ask for a path: a model folder or an ARPA file to load ("load"), or where to write the loaded
+        n-gram as an ARPA file ("arpa")."""
+        from rnngen.tui.screens.dialogs import PromptScreen
+
+        if what == "arpa":
+            ngram = getattr(self.lm, "ngram", self.lm)
+            if ngram is None or not hasattr(ngram, "write_arpa"):
+                self.notify("Load or mix an n-gram model first.", title="ARPA", severity="warning")
+                return
+            self.push_screen(PromptScreen("Write the n-gram as an ARPA file (.gz: compressed):", f"{ngram.name}.arpa"),
+                             lambda path: self._write_arpa(ngram, path) if path else None)
+        else:
+            self.push_screen(PromptScreen("Load a model folder or an ARPA file (plain or .gz):", ""),
+                             lambda path: self.load_model(path) if path else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ngram")
+    def _write_arpa(self, ngram: Any, path: str) -> None:
+        try:
+            written = ngram.write_arpa(Path(path).expanduser())
+        except (RnngenError, OSError) as exc:
+            self.call_from_thread(self.notify, str(exc), title="Cannot write the ARPA file", severity="error")
+            return
+        self.call_from_thread(self.notify, f"{written}", title="ARPA file written")
+
     # -- actions -------------------------------------------------------------------
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab

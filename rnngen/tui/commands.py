@@ -25,6 +25,10 @@ def app_commands(app: "RnngenApp") -> Iterator[tuple[str, Callable[[], object], 
     for row in app.checkpoint_rows():
         if not row.get("error"):
             yield f"Load model: {row['name']}", partial(app.load_model, row["path"]), f"{row['type']} on {row['corpus']}"
+    yield ("Estimate a Kneser-Ney 5-gram of the corpus", app.ask_ngram,
+           "the count-based baseline, saved as a model (rnngen ngram train); m on the Models tab mixes it into an RNN")
+    yield "Load a model or an ARPA file from a path", partial(app.ask_path, "load"), "a folder or an ARPA file"
+    yield "Write the n-gram as an ARPA file", partial(app.ask_path, "arpa"), "for KenLM, SRILM, Moses or Kaldi"
     yield "Help", app.action_help, "keys and what each tab does"
     yield "Toggle light/dark theme", app.action_toggle_dark, "switch between the light and dark theme"
 

@@ -184,3 +184,37 @@ async def test_an_ngram_loads_scores_and_mixes_into_the_loaded_rnn(app, app_env)
         await wait_for(pilot, lambda: pane.score is not None)
         assert pane.score.logprob == pytest.approx(app.lm.score(["the cat sat on the mat ."])[0].logprob)
         assert [d.logprob for d in pane.details] == pytest.approx([t.logprob for t in pane.score.tokens], abs=1e-5)
+
+
+async def test_estimate_an_ngram_write_it_as_arpa_and_load_that_file_from_the_palette(app, app_env, tmp_path):
+    from rnngen.ngram import NgramModel
+    from rnngen.tui.commands import app_commands
+    from rnngen.tui.screens.dialogs import PromptScreen
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        commands = {name: callback for name, callback, _ in app_commands(app)}
+        commands["Estimate a Kneser-Ney 5-gram of the corpus"]()
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen)
+        app.screen.query_one("#answer", Input).value = "tiny-kn5"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.lm, NgramModel))
+        assert app.lm.name == "tiny-kn5" and (app_env / "checkpoints" / "tiny-kn5" / "config.json").is_file()
+        assert any("N-gram saved: tiny-kn5: 5-gram" in n for n in notifications(app))
+        await pilot.press("5")
+        assert "tiny-kn5" in [r[1] for r in table_rows(app)]
+        arpa_path = tmp_path / "tiny.arpa.gz"
+        commands["Write the n-gram as an ARPA file"]()
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = str(arpa_path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: arpa_path.is_file())
+        commands["Load a model or an ARPA file from a path"]()
+        await pilot.pause()
+        app.screen.query_one("#answer", Input).value = str(arpa_path)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: getattr(app.lm, "name", "") == "tiny.arpa.gz")
+        estimated = NgramModel.load(app_env / "checkpoints" / "tiny-kn5")
+        text = ["the cat sat on the mat ."]
+        assert app.lm.score(text)[0].logprob == pytest.approx(estimated.score(text)[0].logprob, abs=1e-4)
