@@ -25,8 +25,8 @@ from rnngen.vocab import Vocabulary
 
 from tests.conftest import TINY_TEXT
 
-SECTIONS = ("machine", "roofline", "flops", "throughput", "training", "kneser_ney", "scoring", "generation",
-            "memory", "startup", "targets")
+SECTIONS = ("machine", "roofline", "flops", "throughput", "training", "kneser_ney", "interpolated", "scoring",
+            "generation", "memory", "startup", "targets")
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,9 @@ def test_rates_are_positive(result):
     assert score["batched"]["tokens_per_s"] > 0 and score["single"]["tokens_per_s"] > 0
     assert score["batched"]["sentences"] == 5  # the test split's five lines
     assert result["kneser_ney"]["tokens_per_s"] > 0
+    mixed = result["interpolated"]
+    assert mixed["same_vocabulary"] and 0 <= mixed["lambda"] <= 1
+    assert mixed["test_ppl"] <= max(mixed["rnn_by_line_test_ppl"], mixed["ngram_test_ppl"])
     gen = result["generation"]
     assert gen["words"] == 2 * 4 and gen["ms_per_word"] > 0 and gen["first_word_ms"] > 0
     assert gen["ms_per_word_without_cell_path"] > 0

@@ -42,6 +42,16 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
             c = run["cache"]
             out.append((f"{run['minutes']:g} min budget", f"{run['name']}: test ppl with a {c['size']:,}-position cache",
                         f"{_num(c['test_ppl'])}  (theta {c['theta']:g}, weight {c['weight']:g}, tuned on valid)"))
+    mixed = result.get("interpolated")
+    if mixed:
+        out.append((f"{best['minutes']:g} min budget", f"{best['name']} + KN{mixed['order']} per word: test ppl",
+                    f"{_num(mixed['test_ppl'])}  (λ {mixed['lambda']:.2f} tuned on valid; line by line the RNN alone "
+                    f"{_num(mixed['rnn_by_line_test_ppl'])}, KN{mixed['order']} {_num(mixed['ngram_test_ppl'])})"))
+        if "cache" in mixed:
+            c = mixed["cache"]
+            out.append((f"{best['minutes']:g} min budget", f"{best['name']} + KN{mixed['order']} + cache: test ppl",
+                        f"{_num(c['test_ppl'])}  ({c['size']:,} positions, theta {c['theta']:g}, weight "
+                        f"{c['weight']:g}, tuned on valid)"))
     out += [
         ("n-gram", f"Kneser-Ney {kn['order']}-gram: test ppl", _num(kn["test_ppl"])),
         ("n-gram", "Kneser-Ney scoring", f"{_num(kn['tokens_per_s'], 0)} tok/s"),

@@ -305,6 +305,29 @@ def kneser_ney(corpus: Corpus, order: int, eval_limit: int = 0) -> dict:
             "estimator": "interpolated modified Kneser-Ney (lmplz's, unpruned; rnngen.bench.kneser_ney)"}
 
 
+def interpolated(lm: LanguageModel, corpus: Corpus, order: int, eval_limit: int = 0, cache_size: int = 0) -> dict:
+    """The best model mixed word by word with a Kneser-Ney n-gram over its own vocabulary (`--ngram`), λ tuned
+    on the validation split; with `cache_size`, the continuous cache joins the same mixture (tuned on valid)."""
+    from rnngen.mixture import Mixture
+    from rnngen.ngram import NgramModel
+
+    start = time.perf_counter()
+    data = held_out(corpus, eval_limit)
+    mixture = Mixture(lm, NgramModel.estimate(corpus, order, lm.model_config.vocab_size))
+    valid, test = [s for s in data.valid if s], [s for s in data.test if s]
+    mixture.tune(valid, "valid")
+    parts = mixture.evaluate_parts(test)
+    row = {"order": order, "lambda": mixture.lam, "same_vocabulary": mixture.same_vocabulary,
+           "rnn_by_line_test_ppl": parts.rnn.perplexity, "ngram_test_ppl": parts.ngram.perplexity,
+           "test_ppl": parts.combined.perplexity}
+    if cache_size:
+        settings, _ = mixture.tune_cache(valid, cache_size)
+        row["cache"] = {"size": settings.size, "theta": settings.theta, "weight": settings.weight,
+                        "test_ppl": mixture.evaluate(test, settings).perplexity}
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
 def scoring(lm: LanguageModel, sentences: Sequence[Sequence[str]], single_seconds: float) -> dict:
     """Batched scoring of all `sentences`, and one at a time for `single_seconds` over the same list."""
     sentences = [s for s in sentences if s]
@@ -402,6 +425,8 @@ def run_suite(settings: BenchSettings, progress: Progress | None = None) -> dict
         settings.turn_seconds))
     result["training"] = {name: {k: v for k, v in run.items() if k != "lm"} for name, run in runs.items()}
     result["kneser_ney"] = timed("kneser-ney", lambda: kneser_ney(corpus, settings.kn_order, settings.eval_sentences))
+    result["interpolated"] = timed("best + kneser-ney", lambda: interpolated(
+        runs["best"]["lm"], corpus, settings.kn_order, settings.eval_sentences, settings.cache_size))
     test = [s for s in corpus.test if s]
     if settings.score_sentences:
         test = test[: settings.score_sentences]
