@@ -51,14 +51,7 @@ def run(args: argparse.Namespace) -> int:
     report = {"model": lm.name, "text": args.text, "sentences": result.sentences, "tokens": result.tokens,
               "oov": result.oov, "oov_rate": result.oov_rate, "cross_entropy": result.cross_entropy,
               "bits_per_token": result.bits_per_token, "perplexity": result.perplexity}
-    if floor is not None:
-        report["true_perplexity_floor"] = floor
-    if cache is not None:
-        report["cache"] = {"size": cache.size, "theta": cache.theta, "weight": cache.weight}
-        if tuned_ppl is not None:
-            report["cache"].update(tuned_on=args.tune_on, tuned_perplexity=tuned_ppl)
-    if args.json:
-        emit(json.dumps(report))
+    if _emitted(report, args, floor, cache, tuned_ppl):
         return 0
     from rich.table import Table
 
@@ -78,6 +71,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emitted(report: dict, args: argparse.Namespace, floor, cache, tuned_ppl) -> bool:
+    """Add the floor and the cache's settings to `report`; with --json, print it and say so."""
+    if floor is not None:
+        report["true_perplexity_floor"] = floor
+    if cache is not None:
+        report["cache"] = {"size": cache.size, "theta": cache.theta, "weight": cache.weight}
+        if tuned_ppl is not None:
+            report["cache"].update(tuned_on=args.tune_on, tuned_perplexity=tuned_ppl)
+    if args.json:
+        emit(json.dumps(report))
+    return bool(args.json)
+
+
 def _mixed(mixture, args: argparse.Namespace, held, cache=None, tuned_ppl=None) -> int:
     """The RNN, the n-gram and their mixture on the same tokens (the RNNLM toolkit's PPL net / other / combined),
     the mixture with the cache when one is given."""
@@ -88,14 +94,7 @@ def _mixed(mixture, args: argparse.Namespace, held, cache=None, tuned_ppl=None) 
               "tokens": parts.combined.tokens, "oov": parts.combined.oov,
               **{f"{name}_perplexity": e.perplexity for name, e in rows.items()},
               "perplexity": parts.combined.perplexity, "cross_entropy": parts.combined.cross_entropy}
-    if held.floor is not None:
-        report["true_perplexity_floor"] = held.floor
-    if cache is not None:
-        report["cache"] = {"size": cache.size, "theta": cache.theta, "weight": cache.weight}
-        if tuned_ppl is not None:
-            report["cache"].update(tuned_on=args.tune_on, tuned_perplexity=tuned_ppl)
-    if args.json:
-        emit(json.dumps(report))
+    if _emitted(report, args, held.floor, cache, tuned_ppl):
         return 0
     from rich.table import Table
 
