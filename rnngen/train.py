@@ -382,6 +382,19 @@ class Trainer:
         return self.lm.detokenize([w for w in words if w != "</s>"])
 
 
+def saved_configs(out: Path | str) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training settings a saved model was trained with: where `--resume` starts from, so that
+    the optimiser state it saved fits the optimiser it resumes with."""
+    from rnngen.config import from_dict
+
+    data = checkpoint.read(checkpoint.resolve(out))
+    try:
+        return (from_dict(ModelConfig, data.config["model"]).validate(),
+                from_dict(TrainConfig, data.config.get("train", {})).validate())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{out}: config.json cannot be resumed from: {exc}") from None
+
+
 def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path | str,
           stop: threading.Event | None = None, resume: bool = False, force: bool = False,
           preset: dict | None = None) -> Iterator[Event]:

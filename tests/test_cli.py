@@ -154,3 +154,25 @@ def test_main_returns_exit_codes_in_process(tiny_lm_path, capsys):
     assert main(["generate", str(tiny_lm_path), "--seed", "1", "--max-words", "5"]) == 0
     assert capsys.readouterr().out.strip()
     assert main(["score", "/nonexistent/model", "-"]) == 2
+
+
+def test_auto_preset_is_said_and_recorded_and_resume_keeps_the_saved_settings(text_corpus, tmp_path):
+    shape = ("--tokenized", "--hidden", "16", "--emb", "16", "--layers", "1", "--batch-size", "8", "--quiet",
+             "--threads", "1")
+    auto = tmp_path / "auto"
+    made = main_here("train", str(text_corpus), "--out", str(auto), "--epochs", "1", *shape)
+    assert made.returncode == 0, made.stderr
+    assert made.stderr.startswith("preset small-corpus (auto: ") and "under 2,000,000" in made.stderr
+    config = json.loads((auto / "config.json").read_text())
+    assert config["preset"]["name"] == "small-corpus" and config["preset"]["chosen"].startswith("auto: ")
+    assert config["train"]["optimizer"] == "sgd" and config["model"]["tied"] and config["model"]["hidden"] == 16
+    small = tmp_path / "small"
+    assert main_here("train", str(text_corpus), "--out", str(small), "--preset", "small", "--epochs", "1",
+                     *shape).returncode == 0
+    assert json.loads((small / "config.json").read_text())["preset"] == {"name": "small", "chosen": "given"}
+    for folder, optimizer in ((auto, "sgd"), (small, "adam")):  # the saved optimiser state fits what resumes
+        resumed = main_here("train", str(text_corpus), "--out", str(folder), "--resume", "--epochs", "2", *shape)
+        assert resumed.returncode == 0 and "preset small" not in resumed.stderr, resumed.stderr
+        config = json.loads((folder / "config.json").read_text())
+        assert config["train"]["optimizer"] == optimizer and len(json.loads(
+            (folder / "history.json").read_text())["epochs"]) == 2

@@ -213,7 +213,7 @@ def test_trained_model_lies_above_the_floor_and_near_it(tmp_path, capsys):
     corpus_pkg.BUILTIN["travel"] = small
     try:
         out = str(tmp_path / "demo")
-        assert main(["train", "travel", "--out", out, "--quiet", "--model", "lstm", "--emb", "64", "--hidden", "64",
+        assert main(["train", "travel", "--out", out, "--quiet", "--preset", "small", "--model", "lstm", "--emb", "64", "--hidden", "64",
                      "--layers", "1", "--dropout", "0", "--epochs", "4", "--batch-size", "32", "--lr", "0.01",
                      "--seed", "1", "--patience", "0", "--sample-every", "0"]) == 0
         capsys.readouterr()

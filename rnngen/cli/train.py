@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from rnngen.config import AUTO, PRESET_HELP, ModelConfig, TrainConfig, choose_preset, preset, with_overrides
     from rnngen.corpus import load_corpus
     from rnngen.errors import ConfigError
-    from rnngen.train import train
+    from rnngen.train import saved_configs, train
 
     if args.preset != AUTO:  # a bad option is refused before the corpus is read
         with_overrides(preset(args.preset)[0], picked(args, ModelConfig)).validate()
@@ -46,17 +46,21 @@ def run(args: argparse.Namespace) -> int:
         corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {safe(warning)}")
-    name, reason = choose_preset(args.preset, corpus.train_tokens)
-    model_config, train_config = preset(name)
-    model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
-    train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
-    if not args.resume:
-        err.print(f"preset {name} ({reason}): {PRESET_HELP[name]}")
-    stop = threading.Event()
     if args.resume and args.force:
         raise ConfigError("--resume continues the model in --out and --force replaces it: choose one")
+    if args.resume and args.preset == AUTO:  # go on as the model was trained (its optimiser state fits that)
+        name, reason = "", ""
+        model_config, train_config = saved_configs(args.out)
+    else:
+        name, reason = choose_preset(args.preset, corpus.train_tokens)
+        model_config, train_config = preset(name)
+    model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
+    train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
+    stop = threading.Event()
     events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force,
-                   preset={"name": name, "chosen": reason})
+                   preset={"name": name, "chosen": reason} if name else None)
+    if name and not args.resume:  # said once the run is set up: a refused --out stays a single line
+        err.print(f"preset {name} ({reason}): {PRESET_HELP[name]}")
     previous = signal.signal(signal.SIGINT, _stop_handler(stop))
     try:
         return _render(events, args.quiet)

@@ -350,7 +350,8 @@ def test_bf16_lstm_trains_where_onednn_has_no_bf16(root, env):
 def test_ctrl_c_twice_while_training_exits_130_without_a_traceback(root):
     # a model big enough that one batch takes a while: both Ctrl-Cs arrive within it
     process = subprocess.Popen([sys.executable, "-m", "rnngen", "train", *CORPUS, "--tokenized", "--out", "stopped", "--epochs",
-                                "1000", *TINY_FLAGS, "--hidden", "512", "--emb", "512", "--bptt", "32"],
+                                "1000", *TINY_FLAGS, "--hidden", "512", "--emb", "512", "--bptt", "32",
+                                "--preset", "small"],  # Adam's step on 2M weights: slow enough for both signals
                                stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "RNNGEN_CHECKPOINTS": str(root)})
     deadline = time.monotonic() + 120
