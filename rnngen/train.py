@@ -122,6 +122,11 @@ class Trainer:
         state = self._resume_state() if resume else None
         if state is not None:
             self.lm = LanguageModel.load(self.out, self.device)
+            saved = self.lm.train_config.optimizer
+            if saved != train_config.optimizer:  # its saved state would not fit (Adam's moments are not SGD's)
+                raise ConfigError(f"cannot resume: {self.out.name} was trained with {saved}, not "
+                                  f"{train_config.optimizer}: resume with {{optimizer}} {saved} (the CLI's --resume "
+                                  "alone keeps the model's own settings)", ("optimizer",))
             self.lm.train_config = train_config
         else:
             model_config.validate()

@@ -176,3 +176,15 @@ def test_auto_preset_is_said_and_recorded_and_resume_keeps_the_saved_settings(te
         config = json.loads((folder / "config.json").read_text())
         assert config["train"]["optimizer"] == optimizer and len(json.loads(
             (folder / "history.json").read_text())["epochs"]) == 2
+
+
+def test_resuming_with_another_optimiser_is_one_line_not_a_crash(text_corpus, tmp_path):
+    shape = ("--tokenized", "--hidden", "16", "--emb", "16", "--layers", "1", "--batch-size", "8", "--quiet")
+    out = tmp_path / "m"
+    assert main_here("train", str(text_corpus), "--out", str(out), "--preset", "small", "--epochs", "1",
+                     *shape).returncode == 0
+    before = (out / "history.json").read_bytes()
+    wrong = main_here("train", str(text_corpus), "--out", str(out), "--resume", "--preset", "small-corpus",
+                      "--epochs", "2", *shape)
+    assert_clean_error(wrong, "was trained with adam, not sgd: resume with --optimizer adam")
+    assert (out / "history.json").read_bytes() == before
