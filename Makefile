@@ -7,13 +7,13 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-# torch is installed first and pinned: an unpinned torch would pull the CUDA build.
+# torch is installed first and pinned: an unpinned torch would pull the CUDA build. kenlm (built from source)
+# checks rnngen's ARPA files in a test; where it cannot be built the test skips, and under CI=true fails.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q -e ".[test]"
-	# kenlm (built from source) checks rnngen's ARPA files; without a compiler its test skips, and fails under CI=true
 	$(BIN)/python -m pip install -q kenlm || echo "kenlm could not be built: the ARPA comparison test will skip"
 	touch $@
 
