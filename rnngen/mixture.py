@@ -28,7 +28,8 @@ import numpy as np
 
 from rnngen import cache as continuous_cache
 from rnngen.backoff import LN10
-from rnngen.errors import ConfigError, InputError
+from rnngen.errors import InputError
+from rnngen.options import NgramMix
 from rnngen.score import MAX_TOKENS
 from rnngen.textmodel import Evaluation, TextModel
 
@@ -37,9 +38,8 @@ EM_TOLERANCE = 1e-7
 
 
 def check_lambda(value: float) -> float:
-    if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
-        raise ConfigError(f"{{lambda}} must be between 0 and 1 (the RNN's weight), got {value!r}", ("lambda",))
-    return float(value)
+    """λ as `options.NgramMix` allows it: a weight in [0, 1]."""
+    return float(NgramMix(ngram="", lam=value).validate().lam)
 
 
 def tune_lambda(p_rnn: np.ndarray, p_ngram: np.ndarray, start: float = 0.5) -> float:

@@ -1,4 +1,5 @@
-"""Options of the scoring-time features: the continuous cache, n-best reranking, unknown words in comparisons.
+"""Options of the scoring-time features: the continuous cache, interpolation with an n-gram, n-best reranking,
+unknown words in comparisons.
 
 Like `config` (model and training) and `sampling` (generation), these dataclasses carry each option's
 help in field metadata, from which the CLI's flags are generated and the TUI's fields take their
@@ -35,6 +36,25 @@ def check_unk_types(value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError("{unk_types} must be a whole number of at least 1, or auto, got " + repr(value),
                           ("unk_types",))
+
+
+@dataclass(frozen=True)
+class NgramMix:
+    """An n-gram mixed into the RNN word by word: p = λ·p_rnn + (1-λ)·p_ngram (`rnngen.mixture`)."""
+
+    ngram: str | None = field(default=None, metadata={
+        "help": "an n-gram model (`rnngen ngram train`) or an ARPA file (plain or .gz) to mix with the RNN",
+        "type": str, "metavar": "MODEL"})
+    lam: float | None = field(default=None, metadata={
+        "help": "the RNN's weight λ in [0, 1]", "flag": "lambda", "type": float, "metavar": "X",
+        "default_help": "tuned on --tune-on"})
+
+    def validate(self) -> "NgramMix":
+        if self.lam is not None and not (isinstance(self.lam, (int, float)) and 0.0 <= self.lam <= 1.0):
+            raise ConfigError(f"{{lambda}} must be between 0 and 1 (the RNN's weight), got {self.lam!r}", ("lambda",))
+        if self.lam is not None and self.ngram is None:
+            raise ConfigError("{lambda} is the RNN's weight against an n-gram: give {ngram} too", ("lambda", "ngram"))
+        return self
 
 
 @dataclass(frozen=True)

@@ -76,13 +76,11 @@ def load_model(name: str):
 
 
 def add_ngram_flags(parser: argparse.ArgumentParser, tune_on: bool = True) -> None:
-    """--ngram and --lambda (and --tune-on, unless the command has its own) for interpolation with an n-gram."""
-    group = parser.add_argument_group("interpolation with an n-gram (the RNNLM toolkit's -lm-prob/-lambda): "
-                                      "p = λ·p_rnn + (1-λ)·p_ngram per word")
-    group.add_argument("--ngram", metavar="MODEL", help="an n-gram model (`rnngen ngram train`) or an ARPA file "
-                                                         "(plain or .gz) to mix with the RNN")
-    group.add_argument("--lambda", dest="lam", type=float, metavar="X",
-                       help="the RNN's weight λ in [0, 1] (default: tuned on --tune-on)")
+    """--ngram and --lambda (from `options.NgramMix`), and --tune-on unless the command has its own."""
+    from rnngen.options import NgramMix
+
+    group = add_config_flags(parser, NgramMix, "interpolation with an n-gram (the RNNLM toolkit's -lm-prob/-lambda): "
+                                               "p = λ·p_rnn + (1-λ)·p_ngram per word")
     if tune_on:
         group.add_argument("--tune-on", metavar="TEXT",
                            help="tune λ on this held-out text: a file, or a split name (train, valid, test) of the "
@@ -91,16 +89,15 @@ def add_ngram_flags(parser: argparse.ArgumentParser, tune_on: bool = True) -> No
 
 def with_ngram(lm, args: argparse.Namespace, evaluated=None):
     """The model the command scores with: `lm`, or `lm` mixed with --ngram (λ given or tuned)."""
-    if getattr(args, "ngram", None) is None:
-        if getattr(args, "lam", None) is not None:
-            from rnngen.errors import InputError
+    from rnngen.options import NgramMix
 
-            raise InputError("{lambda} is the RNN's weight against an n-gram: give {ngram} too", ("lambda", "ngram"))
+    mix = NgramMix(**picked(args, NgramMix)).validate()
+    if mix.ngram is None:
         return lm
     from rnngen.mixture import build
 
-    with err.status(f"reading {args.ngram} and weighing it against {lm.name}…"):
-        mixture = build(lm, args.ngram, args.lam, getattr(args, "tune_on", None), evaluated)
+    with err.status(f"reading {mix.ngram} and weighing it against {lm.name}…"):
+        mixture = build(lm, mix.ngram, mix.lam, getattr(args, "tune_on", None), evaluated)
     for note in mixture.notes:
         err.print(f"[yellow]note:[/] {note}")
     how = f"tuned on {mixture.tuned_on}" if mixture.tuned_on else "given"
