@@ -336,3 +336,42 @@ def test_rerank_writes_the_ngram_as_a_second_feature_for_mert(tiny_lm_path, tmp_
     table = main_here("rerank", str(tiny_lm_path), str(tsv), "--ngram", "kn2", "--ngram-feature")
     assert table.stdout.splitlines()[0].endswith("\ttotal\tlm_ngram_feature")
     assert main_here("rerank", str(tiny_lm_path), str(nbest), "--ngram-feature").returncode == 2
+
+
+PRUNED = ("\\data\\\nngram 1=6\nngram 2=4\nngram 3=2\n\n\\1-grams:\n-0.8\t</s>\n-99\t<s>\t-0.5\n-1.2\ta\t-0.3\n"
+          "-1.0\tb\t-0.2\n-1.5\tc\t-0.4\n-0.9\td\n\n\\2-grams:\n-0.4\t<s> a\t-0.1\n-0.6\ta b\t-0.25\n-0.7\tb c\n"
+          "-0.3\tc </s>\n\n\\3-grams:\n-0.2\t<s> a b\n-0.15\tb c d\n\n\\end\\\n")
+
+
+def test_every_short_sentence_scores_as_kenlm_scores_it(tmp_path):
+    """A pruned file of KenLM's kind (back-offs on some contexts only, no <unk>): every sentence of up to four
+    words over its words and an unknown one, token by token."""
+    import itertools
+
+    try:
+        import kenlm
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the kenlm module is missing but CI=true: `make setup` installs it")
+        pytest.skip("the kenlm module is not installed (pip install kenlm builds it with a C++ compiler)")
+    path = tmp_path / "pruned.arpa"
+    path.write_text(PRUNED, encoding="utf-8")
+    vocab, tables = arpa.read(path)
+    model = kenlm.Model(str(path))
+    for n in range(1, 5):
+        for sentence in itertools.product(["a", "b", "c", "d", "x"], repeat=n):
+            ours = tables.log10_sentences([vocab.encode(sentence)], vocab.bos_id, vocab.eos_id)[0]
+            theirs = [score for score, _, _ in model.full_scores(" ".join(sentence))]
+            assert ours == pytest.approx(theirs, abs=1e-5), sentence
+
+
+def test_an_ngram_whose_context_is_not_listed_is_kept_and_its_context_backs_off_with_weight_one(tmp_path):
+    """SRILM's pruning can drop a context and keep its n-gram; KenLM's probing model refuses such a file,
+    its trie model fills the context in with back-off 1, as rnngen does."""
+    path = tmp_path / "missing-context.arpa"
+    path.write_text(PRUNED.replace("ngram 3=2", "ngram 3=3").replace("-0.15\tb c d\n", "-0.15\tb c d\n-0.05\ta c d\n"),
+                    encoding="utf-8")
+    vocab, tables = arpa.read(path)
+    got = tables.log10_sentences([vocab.encode("a c d".split())], vocab.bos_id, vocab.eos_id)[0]
+    # <s> a listed; c after <s> a: back-off of <s> a, then of a, then P(c); a c d listed; </s> after c d: P(</s>)
+    assert got == pytest.approx([-0.4, -0.1 - 0.3 - 1.5, -0.05, -0.8])
