@@ -33,7 +33,7 @@ import numpy as np
 from rnngen.backoff import BackoffTables, Order
 from rnngen.errors import InputError
 from rnngen.kneser_ney import BOS_LOGPROB
-from rnngen.vocab import BOS, EOS, SPECIALS, UNK, Vocabulary, word_problem
+from rnngen.vocab import BOS, EOS, SPECIALS, Vocabulary, word_problem
 
 UNK_LOGPROB = -100.0  # KenLM's stand-in for a file without <unk>
 CHUNK = 200_000  # lines parsed at a time: bounds the Python objects alive while a section is read
@@ -316,8 +316,10 @@ def write(path: str | Path, vocab: Vocabulary, tables: BackoffTables) -> Path:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)  # nothing half-written is left, and an older file stays as it was
+        if isinstance(exc, OSError):
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
     return path
 
@@ -344,4 +346,3 @@ def _write(out, vocab: Vocabulary, tables: BackoffTables) -> None:
     out.write(b"\n\\end\\\n")
 
 
-__all__ = ["looks_like_arpa", "read", "write", "UNK"]

@@ -375,3 +375,17 @@ def test_an_ngram_whose_context_is_not_listed_is_kept_and_its_context_backs_off_
     got = tables.log10_sentences([vocab.encode("a c d".split())], vocab.bos_id, vocab.eos_id)[0]
     # <s> a listed; c after <s> a: back-off of <s> a, then of a, then P(c); a c d listed; </s> after c d: P(</s>)
     assert got == pytest.approx([-0.4, -0.1 - 0.3 - 1.5, -0.05, -0.8])
+
+
+def test_a_failed_arpa_write_leaves_the_old_file_and_no_temporary_one(vocab, tmp_path, monkeypatch):
+    tables = kneser_ney.estimate(SENTENCES, vocab, 2)
+    path = arpa.write(tmp_path / "model.arpa", vocab, tables)
+    before = path.read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(arpa, "_write", full)
+    with pytest.raises(InputError, match="cannot write .*model.arpa: No space left on device"):
+        arpa.write(path, vocab, tables)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["model.arpa"]
