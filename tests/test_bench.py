@@ -42,7 +42,7 @@ def bench_dir(tmp_path_factory) -> Path:
 def tiny_settings(corpus: Path) -> BenchSettings:
     return BenchSettings(corpus=corpus, minutes=0.01, quick=True, roofline_size=64, throughput_seconds=0.4,
                          throughput_rounds=2, kn_order=3, single_seconds=0.2, gen_sentences=2, gen_words=4,
-                         rss_seconds=0.2, startup_runs=1, turn_seconds=0.1)
+                         rss_seconds=0.2, startup_runs=1, turn_seconds=0.1, probe_seconds=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,10 @@ def test_rates_are_positive(result):
     assert score["batched"]["tokens_per_s"] > 0 and score["single"]["tokens_per_s"] > 0
     assert score["batched"]["sentences"] == 5  # the test split's five lines
     assert result["kneser_ney"]["tokens_per_s"] > 0
+    chosen = result["training"]["best"]["budget"]
+    assert chosen["tokens_per_s"] > 0 and chosen["epochs_fit"] < 8  # 0.01 minutes: lightened
+    assert "schedule constant -> linear" in chosen["changes"]
+    assert result["training"]["best"]["train"]["schedule"] == "linear"
     mixed = result["interpolated"]
     assert mixed["same_vocabulary"] and 0 <= mixed["lambda"] <= 1
     assert mixed["test_ppl"] <= max(mixed["rnn_by_line_test_ppl"], mixed["ngram_test_ppl"])
@@ -87,7 +91,9 @@ def test_batched_and_single_scores_agree(result):
 
 
 def test_budget_runs_report_perplexities(result):
-    for name, spec in (("reference", REFERENCE), ("best", BEST)):
+    light = {**BEST, "model": {**BEST["model"], "emb": 200, "hidden": 200, "dropout": 0.3, "embed_drop": 0.0},
+             "train": {**BEST["train"], "schedule": "linear", "average": 0.0}}  # 0.01 minutes: few epochs fit
+    for name, spec in (("reference", REFERENCE), ("best", light)):
         run = result["training"][name]
         assert run["model"] == spec["model"] and run["train"] == spec["train"]
         assert run["epochs"] and run["epochs"][0]["epoch"] == 1

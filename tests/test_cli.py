@@ -162,7 +162,8 @@ def test_auto_preset_is_said_and_recorded_and_resume_keeps_the_saved_settings(te
     auto = tmp_path / "auto"
     made = main_here("train", str(text_corpus), "--out", str(auto), "--epochs", "1", *shape)
     assert made.returncode == 0, made.stderr
-    assert made.stderr.startswith("preset small-corpus (auto: ") and "under 2,000,000" in made.stderr
+    assert made.stderr.startswith("preset small-corpus: 2-layer LSTM") and "(auto: " in made.stderr
+    assert "under 2,000,000" in made.stderr
     config = json.loads((auto / "config.json").read_text())
     assert config["preset"]["name"] == "small-corpus" and config["preset"]["chosen"].startswith("auto: ")
     assert config["train"]["optimizer"] == "sgd" and config["model"]["tied"] and config["model"]["hidden"] == 16

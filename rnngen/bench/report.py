@@ -37,6 +37,11 @@ def rows(result: dict) -> list[tuple[str, str, str]]:
         out.append((f"{run['minutes']:g} min budget", f"{run['name']}: valid / test ppl",
                     f"{_num(run['valid_ppl'])} / {_num(run['test_ppl'])}  ({epochs} epoch{'s' * (epochs != 1)}, "
                     f"{_num(run['median_tokens_per_s'] or None, 0)} tok/s)"))
+    if "budget" in best:
+        b = best["budget"]
+        out.append((f"{best['minutes']:g} min budget", "best: chosen for this machine",
+                    f"{b['tokens_per_s']:,.0f} tok/s, about {b['epochs_fit']:.1f} epochs fit: "
+                    + (f"lightened ({b['changes']})" if b["changes"] else "as chosen for about 20 epochs")))
     for run in (ref, best):
         if "cache" in run:
             c = run["cache"]

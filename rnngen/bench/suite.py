@@ -84,13 +84,14 @@ class BenchSettings:
     startup_runs: int = 5
     cache_size: int = 2000              # continuous cache over this many positions, tuned on valid (0 = skip)
     turn_seconds: float = 10.0          # the two budget runs take turns this long (0 = one after the other)
+    probe_seconds: float = 3.0          # the best configuration's speed here, measured first (`rnngen.budget`)
 
     @classmethod
     def quick_settings(cls, corpus: Path = DEFAULT_CORPUS, **overrides) -> "BenchSettings":
         base = cls(corpus=corpus, minutes=0.1, quick=True, roofline_size=1024, throughput_seconds=3.0,
                    throughput_rounds=2, eval_sentences=100, kn_order=3, score_sentences=150, single_seconds=2.0,
                    gen_sentences=3, gen_words=20, rss_seconds=3.0, startup_runs=3, cache_size=200,
-                   turn_seconds=2.0)
+                   turn_seconds=2.0, probe_seconds=1.0)
         return replace(base, **overrides)
 
 
@@ -223,6 +224,21 @@ def training_throughput(corpus: Corpus, spec: dict, device: torch.device, second
             "recipe_tokens_per_s": rates["recipe"], "speedup_vs_recipe": rates["rnngen"] / max(rates["recipe"], 1e-9),
             "fused_speedup": rates["rnngen"] / max(rates["rnngen_unfused"], 1e-9), "seconds_each": seconds,
             "rounds": rounds}
+
+
+def best_for_budget(corpus: Corpus, device: torch.device, minutes: float, amp: bool, eval_limit: int = 0,
+                    seconds: float = 3.0) -> tuple[dict, dict]:
+    """BEST as it fits this machine's budget: its speed here measured for `seconds`, and the recipe lightened
+    where few epochs fit (`rnngen.budget.for_budget`); the spec and what was measured and changed."""
+    from rnngen import budget
+
+    model_config, train_config = configs_from_dict(BEST, corpus, minutes)
+    fit = budget.measure(held_out(corpus, eval_limit), model_config, on_device(train_config, device, amp), minutes,
+                         seconds)
+    light_model, light_train, changes = budget.for_budget(model_config, train_config, fit)
+    spec = {**BEST, "model": {**BEST["model"], **{k: getattr(light_model, k) for k in BEST["model"]}},
+            "train": {**BEST["train"], "schedule": light_train.schedule, "average": light_train.average}}
+    return spec, {"tokens_per_s": fit.tokens_per_s, "epochs_fit": fit.epochs, "changes": changes}
 
 
 def budget_runs(corpus: Corpus, specs: Sequence[dict], device: torch.device, minutes: float, eval_limit: int = 0,
@@ -420,10 +436,13 @@ def run_suite(settings: BenchSettings, progress: Progress | None = None) -> dict
     result["flops"] = timed("flops", lambda: flops(corpus))
     result["throughput"] = timed("throughput", lambda: training_throughput(
         corpus, REFERENCE, device, settings.throughput_seconds, settings.throughput_rounds, amp))
+    best, chosen = timed("budget probe", lambda: best_for_budget(corpus, device, settings.minutes, amp,
+                                                                 settings.eval_sentences, settings.probe_seconds))
     runs = timed("train reference and best", lambda: budget_runs(
-        corpus, (REFERENCE, BEST), device, settings.minutes, settings.eval_sentences, amp, say, settings.cache_size,
+        corpus, (REFERENCE, best), device, settings.minutes, settings.eval_sentences, amp, say, settings.cache_size,
         settings.turn_seconds))
     result["training"] = {name: {k: v for k, v in run.items() if k != "lm"} for name, run in runs.items()}
+    result["training"]["best"]["budget"] = chosen
     result["kneser_ney"] = timed("kneser-ney", lambda: kneser_ney(corpus, settings.kn_order, settings.eval_sentences))
     result["interpolated"] = timed("best + kneser-ney", lambda: interpolated(
         runs["best"]["lm"], corpus, settings.kn_order, settings.eval_sentences, settings.cache_size))

@@ -56,16 +56,34 @@ def run(args: argparse.Namespace) -> int:
         model_config, train_config = preset(name)
     model_config = with_overrides(model_config, picked(args, ModelConfig)).validate()
     train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
+    if args.preset == AUTO and not args.resume and train_config.max_minutes > 0:
+        model_config, train_config, reason = _for_budget(corpus, model_config, train_config, args, reason)
     stop = threading.Event()
     events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force,
                    preset={"name": name, "chosen": reason} if name else None)
     if name and not args.resume:  # said once the run is set up: a refused --out stays a single line
-        err.print(f"preset {name} ({reason}): {PRESET_HELP[name]}")
+        err.print(f"preset {name}: {PRESET_HELP[name]} ({reason})")
     previous = signal.signal(signal.SIGINT, _stop_handler(stop))
     try:
         return _render(events, args.quiet)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _for_budget(corpus, model_config, train_config, args: argparse.Namespace, reason: str):
+    """`auto` with --max-minutes: measure this machine on the corpus for a few seconds and lighten the recipe
+    when few epochs fit (`rnngen.budget`); options given on the command line stay as given."""
+    from rnngen import budget
+    from rnngen.config import ModelConfig, TrainConfig, with_overrides
+
+    with err.status("measuring this machine's training speed on the corpus…"):
+        fit = budget.measure(corpus, model_config, train_config, train_config.max_minutes)
+    light_model, light_train, changes = budget.for_budget(model_config, train_config, fit)
+    if not changes:
+        return model_config, train_config, f"{reason}; {fit.describe()}"
+    light_model = with_overrides(light_model, picked(args, ModelConfig)).validate()
+    light_train = with_overrides(light_train, picked(args, TrainConfig)).validate()
+    return light_model, light_train, f"{reason}; {fit.describe()}, so lightened for few epochs: {changes}"
 
 
 def _stop_handler(stop: threading.Event):
