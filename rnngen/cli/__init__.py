@@ -42,13 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user error is one line and exit 2, Ctrl-C anywhere (even while importing) is 130."""
+    import signal
+
+    interrupted: list[int] = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    if argv is None:  # noted here too: a Ctrl-C inside a C extension's import can surface as an ImportError
+        signal.signal(signal.SIGINT, on_sigint)
     try:
         code = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         return _interrupted()
+    except ImportError:
+        if interrupted:  # numpy, imported under torch, half-loaded when Ctrl-C arrived, then refused to load again
+            return _interrupted()
+        raise
     if argv is None:  # the real command: its work is done, a late Ctrl-C must not turn success into a traceback
-        import signal
-
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     return code
 
