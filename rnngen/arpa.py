@@ -270,8 +270,6 @@ def _careful(lines: _Lines, raw: list[bytes], count: int, left: int, k: int) -> 
             raise lines.fail(f"the header says {count:,} {k}-grams, the section has {count - left + len(chunk):,}")
         if line.strip():
             chunk.append(line)
-    if next(pending, None) is not None:  # cannot happen: raw holds at most what was asked for
-        raise AssertionError("read past the chunk")
     return chunk
 
 

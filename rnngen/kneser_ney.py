@@ -110,11 +110,9 @@ def estimate(sentences: Sequence[Sequence[str]], vocab: Vocabulary, order: int =
             rows = previous.find(ctx)
             previous.backoff[rows[rows >= 0]] = np.log10(gamma[rows >= 0])
 
-        previous_keys = table.keys
-        previous_prob = 10.0 ** table.logprob.astype(np.float64)
         if k == 1:
             table = _with_bos(table, bos)
-            previous_keys, previous_prob = table.keys, 10.0 ** np.minimum(table.logprob, 0.0)
+        previous_keys, previous_prob = table.keys, 10.0 ** table.logprob.astype(np.float64)
         tables.append(table)
         if progress:
             progress(order + k, steps)

@@ -69,6 +69,11 @@ class MixtureEvaluation:
     combined: Evaluation
     lam: float
 
+    @property
+    def against_better(self) -> float:
+        """The mixture's perplexity over the better part's alone: below 1 where mixing pays."""
+        return self.combined.perplexity / min(self.rnn.perplexity, self.ngram.perplexity)
+
 
 @dataclass(eq=False)  # arrays inside: compared by identity
 class Mixture(TextModel):
@@ -88,26 +93,12 @@ class Mixture(TextModel):
                              "with `rnngen ngram train`")
         self._map_vocabularies()
 
-    # the text side is the RNN's: its tokenizer, conventions and vocabulary
-    @property
-    def vocab(self):
-        return self.rnn.vocab
-
-    @property
-    def tokenizer(self):
-        return self.rnn.tokenizer
-
-    @property
-    def conventions(self):
-        return self.rnn.conventions
-
-    @property
-    def corpus(self):
-        return self.rnn.corpus
-
-    @property
-    def path(self):
-        return self.rnn.path
+    # the text side is the RNN's: its tokenizer, conventions, vocabulary, corpus and folder
+    vocab = property(lambda self: self.rnn.vocab)
+    tokenizer = property(lambda self: self.rnn.tokenizer)
+    conventions = property(lambda self: self.rnn.conventions)
+    corpus = property(lambda self: self.rnn.corpus)
+    path = property(lambda self: self.rnn.path)
 
     @property
     def name(self) -> str:
@@ -219,10 +210,7 @@ class Mixture(TextModel):
 
     def tune(self, sentences: Sequence[Sequence[str]], where: str = "") -> float:
         """Set λ to the weight of least perplexity on `sentences`; returns it."""
-        ids = [self.vocab.encode(s) for s in sentences if s]
-        if not ids:
-            raise InputError("nothing to tune λ on: the text has no sentences")
-        rnn, ngram = (np.exp(np.concatenate(x)) for x in self.component_logprobs(ids))
+        rnn, ngram = (np.exp(np.concatenate(x)) for x in self.component_logprobs(self._ids(sentences, "tune λ on")))
         self.lam = tune_lambda(rnn, ngram)
         self.tuned_on = where
         return self.lam

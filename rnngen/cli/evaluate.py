@@ -103,8 +103,7 @@ def _mixed(mixture, args: argparse.Namespace, held, cache=None, tuned_ppl=None) 
                                 + (f", tuned on {mixture.tuned_on})" if mixture.tuned_on else ")"))
     table.add_row("RNN alone", fmt_ppl(parts.rnn.perplexity))
     table.add_row("n-gram alone", f"{fmt_ppl(parts.ngram.perplexity)}  ({mixture.ngram.kind})")
-    best = min(parts.rnn.perplexity, parts.ngram.perplexity)
-    table.add_row("mixture / better alone", f"{parts.combined.perplexity / best:.3f}")
+    table.add_row("mixture / better alone", f"{parts.against_better:.3f}")
     if held.floor is not None:
         table.add_row("true-entropy floor", f"{fmt_ppl(held.floor)}")
     table.add_row("cross-entropy", f"{parts.combined.cross_entropy:.4f} nats/token ({parts.combined.bits_per_token:.3f} "
