@@ -85,6 +85,12 @@ class TrainConfig:
     precision: str = field(default="fp32", metadata={"help": "fp32, or bf16: bfloat16 matrix products with float32 weights (fast on GPUs and on CPUs with AVX512-BF16 or AMX; elsewhere it runs, slower than fp32)"})
     sample_every: int = field(default=200, metadata={"help": "emit a sample sentence every N batches (0 = never)"})
     log_every: int = field(default=10, metadata={"help": "emit progress every N batches"})
+    # How many processes trained (DistributedDataParallel): stream-mode evaluation lays the text out in
+    # batch_size * nproc rows as the run did. Not on the app's form (`form`): the app trains in one process.
+    nproc: int = field(default=1, metadata={"help": "train in N processes on this machine, one distributed run "
+                                                    "(gloo on CPUs, nccl on GPUs); --batch-size is per process. "
+                                                    "Under torchrun, the processes it started",
+                                            "form": False})
 
     def validate(self) -> "TrainConfig":
         if self.optimizer not in OPTIMIZERS:
@@ -101,6 +107,7 @@ class TrainConfig:
         _positive("bptt", self.bptt, minimum=2)
         _positive("batch-size", self.batch_size)
         _positive("log-every", self.log_every)
+        _positive("nproc", self.nproc)
         for name in ("max_minutes", "lr", "clip", "weight_decay", "sample_every", "patience"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")

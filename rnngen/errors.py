@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     OK = 0
     BUG = 1  # an unexpected error: Python's own status for an uncaught exception, with its traceback
     USER_ERROR = 2  # an RnngenError or a usage error: one line on stderr, nothing half-written
+    PROCESS_FAILED = 3  # a process of a distributed run died, or lost the others: one line says which
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 

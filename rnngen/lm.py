@@ -18,6 +18,7 @@ from rnngen.cache import CacheSettings
 from rnngen.config import ModelConfig, TrainConfig, from_dict, to_dict
 from rnngen.conventions import Conventions
 from rnngen.data import evaluation_batches
+from rnngen.ids import IdSentences
 from rnngen.errors import CheckpointError, ConfigError, InputError
 from rnngen.generate import Generation, SamplingSettings, Step, generate_many
 from rnngen.model import RNNModel
@@ -144,18 +145,19 @@ class LanguageModel(TextModel):
         With a `cache` the text is read as one running document and the model
         is mixed with a cache of its recent states (`rnngen.cache`).
         """
-        ids = [self.vocab.encode(s) for s in sentences if s]
-        if not ids:
+        ids = self.vocab.encode_all(sentences)
+        if not len(ids):
             raise InputError("nothing to evaluate: the text has no sentences")
         mode = self.train_config.mode
         if cache is not None:
             cache = cache.validate()
             nll, count = continuous_cache.nll(self._running_text(ids, cache.size, (cache.theta,)), cache)
         else:
-            cfg = self.train_config
+            cfg = self.train_config  # a distributed run's rows were batch_size per process, nproc processes
             nll, count = evaluate_ids(self.module, evaluation_batches(mode, ids, self.vocab.bos_id, self.vocab.eos_id,
-                                                                      cfg.batch_size, cfg.bptt))
-        oov = sum(i == self.vocab.unk_id for s in ids for i in s)
+                                                                      cfg.batch_size * cfg.nproc, cfg.bptt))
+        oov = int((ids.flat == self.vocab.unk_id).sum()) if isinstance(ids, IdSentences) \
+            else sum(i == self.vocab.unk_id for s in ids for i in s)
         return Evaluation(count, oov, len(ids), nll)
 
     def tune_cache(self, sentences: Sequence[Sequence[str]], size: int) -> tuple[CacheSettings, float]:

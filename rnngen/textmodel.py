@@ -139,20 +139,22 @@ class TextModel:
             return apply_conventions(sentence, self.conventions, self.vocab.__contains__)
         return tokenize_words(sentence, self.tokenizer)
 
-    def tokenize_document(self, text: str) -> list[list[str]]:
-        """Sentences of a held-out text, with the model's word tokenizer.
+    def tokenize_document(self, text: str) -> Sequence[list[str]]:
+        """Sentences of a held-out text, with the model's word tokenizer, held as arrays (a held-out file
+        may be as large as a corpus: `corpus.arrays`).
 
         The file's own layout decides how sentences are found: one per line
         when it is written so (PTB, a tokenized test split), otherwise Punkt.
         """
-
-        from rnngen.corpus.local import looks_line_per_sentence, text_to_sentences
+        from rnngen.corpus.arrays import SplitBuilder, WordTable
+        from rnngen.corpus.local import looks_line_per_sentence, text_to_split
 
         settings = self.tokenizer
         if settings.sentences == "punkt" and looks_line_per_sentence(text):
             settings = replace(settings, sentences="lines")
-        sentences, _ = text_to_sentences(text, None, settings.lowercase, settings=settings)
-        return sentences
+        builder = SplitBuilder(WordTable())
+        text_to_split(text, None, settings.lowercase, builder, settings=settings)
+        return builder.build_first()
 
     @property
     def corpus_spec(self) -> str:

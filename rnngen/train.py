@@ -13,6 +13,7 @@ import math
 import random
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -21,8 +22,10 @@ import torch
 from rnngen.config import ModelConfig, TrainConfig, to_dict
 from rnngen.corpus.base import Corpus
 from rnngen.data import Batch, batches, count_batches, evaluation_batches
+from rnngen.ids import IdSentences
 from rnngen import hardware
 from rnngen.checkpoint import is_record
+from rnngen.distributed import SINGLE, Context
 from rnngen.errors import CheckpointError, ConfigError, CorpusError
 from rnngen.events import BatchDone, Checkpointed, EpochDone, Event, Finished, Gradients, Sample, Started
 from rnngen.generate import SamplingSettings, generate
@@ -63,18 +66,21 @@ def scheduled_lr(base: float, schedule: str, fraction: float) -> float:
 
 
 def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: TrainConfig) -> None:
-    """Refuse corpora that cannot fill one batch, with a hint what to change."""
+    """Refuse corpora that cannot fill one batch (of every process), with a hint what to change."""
+    rows = config.batch_size * config.nproc
+    batch = f"{config.batch_size} x {config.nproc} processes" if config.nproc > 1 else str(config.batch_size)
     if not valid_ids:
         raise CorpusError("the validation split is empty")
     if config.mode == "stream":
-        tokens = sum(len(s) + 2 for s in train_ids)
-        if tokens < config.batch_size * (config.bptt + 1):
+        ids = IdSentences.of(train_ids)
+        tokens = ids.num_tokens + 2 * len(ids)
+        if tokens < rows * (config.bptt + 1):
             raise CorpusError(
-                f"the training split has {tokens} tokens, too few for batch size {config.batch_size} x bptt "
+                f"the training split has {tokens} tokens, too few for batch size {batch} x bptt "
                 f"{config.bptt}; use a smaller {{batch_size}} or {{bptt}}", options=("batch_size", "bptt"))
-    elif len(train_ids) < config.batch_size:
+    elif len(train_ids) < rows:
         raise CorpusError(
-            f"the training split has {len(train_ids)} sentences, fewer than the batch size {config.batch_size}; "
+            f"the training split has {len(train_ids)} sentences, fewer than the batch size {batch}; "
             "use a smaller {batch_size}", options=("batch_size",))
 
 
@@ -83,40 +89,55 @@ class Trainer:
 
     def __init__(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path,
                  stop: threading.Event | None = None, resume: bool = False,
-                 clock: Callable[[], float] = time.perf_counter, force: bool = False, fused: bool = True) -> None:
+                 clock: Callable[[], float] = time.perf_counter, force: bool = False, fused: bool = True,
+                 context: Context = SINGLE) -> None:
         """`force` consents to replacing a model already at `out` (without it a fresh run refuses to start);
-        `fused=False` trains on the plain PyTorch path (the equivalence tests' and the benchmark's reference)."""
+        `fused=False` trains on the plain PyTorch path (the equivalence tests' and the benchmark's reference);
+        `context` is this process's rank in a distributed run (`rnngen.distributed`), which it records as `nproc`."""
+        self.context = context
+        train_config = replace(train_config, nproc=context.world)
         self.config = train_config.validate()
         # What --max-minutes, the schedule and tokens/s are timed by: the bench passes a clock that runs only
-        # while this trainer does, so two runs can take turns on the machine (`rnngen.bench.turns`).
-        self.clock = clock
+        # while this trainer does, so two runs can take turns on the machine (`rnngen.bench.turns`). The ranks
+        # of a distributed run read rank 0's, so that they pass a deadline at the same step.
+        self.clock = context.clock(clock)
         self.out = checkpoint.resolve(out)
-        self.stop = stop or threading.Event()
+        # `requested` is the caller's stop; `stop` is the one the loop obeys: in a distributed run, set on every
+        # rank after the same step, once any rank was asked (`Context.share`)
+        self.requested = stop or threading.Event()
+        self.stop = threading.Event() if context.distributed else self.requested
         self.corpus = corpus
         # The fused output layer + cross-entropy (rnngen.loss) and the embedding gradient added in place
         # (`RNNModel.backward`); `fused=False` is the plain PyTorch path.
         self.fused = fused
-        self.device = select_device(train_config.device)
-        # held for the whole run: a second training of the same model is refused with who holds it
-        self.lock = ModelLock(self.out).acquire()
+        self.device = context.device(select_device(train_config.device))
+        # held (by rank 0) for the whole run: a second training of the same model is refused with who holds it
+        self.lock = ModelLock(self.out)
         try:
-            self._setup(corpus, model_config, train_config, resume, force)
+            context.together(self._claim, resume, force, main_only=True)  # before any rank reads the folder
+            context.together(self._setup, corpus, model_config, train_config, resume, force)
+            # gradients averaged over the ranks (None in one process); every parameter of a full softmax is used
+            self.ddp = context.wrap(self.lm.module, find_unused=self.lm.model_config.softmax == "adaptive")
         except BaseException:
             self.lock.release()
             raise
 
-    def _setup(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, resume: bool,
-               force: bool) -> None:
+    def _claim(self, resume: bool, force: bool) -> None:
+        """Take the model's lock, finish a save cut short, and refuse to replace a model without consent."""
+        self.lock.acquire()
         checkpoint.recover(self.out)
         if not resume:
             checkpoint.check_replaceable(self.out, None, force)
+
+    def _setup(self, corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, resume: bool,
+               force: bool) -> None:
         # the first save of a fresh run replaces what is there only with consent (checked above)
         self.replace = force and not resume
         # The run's own random numbers: batch order from `rng`, dropout masks from `generator`, weights
         # drawn under the seed in a fork of torch's global state, which the run leaves as it found it.
         self.rng = random.Random(train_config.seed)
         self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(train_config.seed)
+        self.generator.manual_seed(self.context.seed(train_config.seed))
         self.grad_norms: list[torch.Tensor] = []  # this report window's gradient norms, read when reported
         self.epoch_clipped = self.epoch_batches = 0
         state = self._resume_state() if resume else None
@@ -138,8 +159,8 @@ class Trainer:
             self.lm.module.to(self.device)
         self.lm.module.generator = self.generator
         vocab = self.lm.vocab
-        self.train_ids = [vocab.encode(s) for s in corpus.train if s]
-        self.valid_ids = [vocab.encode(s) for s in corpus.valid if s]
+        self.train_ids = vocab.encode_all(corpus.train)
+        self.valid_ids = vocab.encode_all(corpus.valid)
         check_sizes(self.train_ids, self.valid_ids, train_config)
         # bf16 autocast (`--precision bf16`): products in bfloat16, weights, optimiser and loss in float32.
         self.amp = train_config.precision == "bf16"
@@ -185,7 +206,7 @@ class Trainer:
         # epochs run after the saved state (no improvement, so not saved) are run again from it
         self.history = [h for h in self.lm.history.get("epochs", []) if is_record(h) and h["epoch"] < self.epoch]
         self.rng.seed(self.config.seed + self.epoch)
-        self.generator.manual_seed(self.config.seed + self.epoch)
+        self.generator.manual_seed(self.context.seed(self.config.seed + self.epoch))
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -196,7 +217,7 @@ class Trainer:
 
     def _run(self) -> Iterator[Event]:
         cfg, module = self.config, self.lm.module
-        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt)
+        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, world=self.context.world)
         start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         yield Started(cfg.epochs, per_epoch, sum(len(s) + 1 for s in self.train_ids), len(self.lm.vocab),
@@ -230,9 +251,10 @@ class Trainer:
         tps = 0.0
         # Shifted cuts: a word is not the first of its window every epoch, where it has the shortest context.
         offset = self.rng.randrange(cfg.bptt) if cfg.shift_cuts and cfg.mode == "stream" else 0
-        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, offset)
+        rank, world = self.context.rank, self.context.world  # this rank's share of the epoch
+        per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, offset, world)
         data = batches(cfg.mode, self.train_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, self.rng,
-                       offset)
+                       offset, rank, world)
         self.grad_norms, self.epoch_clipped, self.epoch_batches = [], 0, 0
         for n, batch in enumerate(data, 1):
             loss, hidden = self.step(batch, hidden)
@@ -242,14 +264,14 @@ class Trainer:
             # Summed as a tensor and read only when reported, so a GPU is not synced every batch.
             loss_sum = loss_sum + loss.to(acc) * tokens
             total_tokens += tokens
-            window_tokens += tokens
+            window_tokens += self.step_tokens  # of all ranks: the run's speed
             now = self.clock()
             if n % cfg.log_every == 0 or n == per_epoch:
-                total_loss = self._checked(loss_sum)
+                mean_loss = self._mean_loss(loss_sum, total_tokens)
                 tps = window_tokens / max(now - window_start, 1e-9)
                 window_tokens, window_start = 0, now
                 yield self._gradients(n, per_epoch)
-                yield BatchDone(self.epoch, n, per_epoch, total_loss / max(total_tokens, 1), self.lr, tps,
+                yield BatchDone(self.epoch, n, per_epoch, mean_loss, self.lr, tps,
                                 now - start, self._eta(n, per_epoch, now, start, deadline, first_epoch))
             if cfg.sample_every and n % cfg.sample_every == 0:
                 yield Sample(self.epoch, n, self.sample_text())  # sampling leaves the module training
@@ -257,8 +279,13 @@ class Trainer:
                 break
         if self.grad_norms:  # stopped between reports: the last batches' norms are still shown
             yield self._gradients(self.epoch_batches, per_epoch)
-        total_loss = self._checked(loss_sum)
-        return total_loss / max(total_tokens, 1)
+        return self._mean_loss(loss_sum, total_tokens)
+
+    def _mean_loss(self, loss_sum: torch.Tensor, tokens: int) -> float:
+        """The mean training loss over these tokens of every rank (all ranks get the same, and stop alike
+        if it diverged)."""
+        total, count = self.context.all_sum(float(loss_sum), tokens)
+        return self._checked(total) / max(count, 1)
 
     def step(self, batch: Batch, hidden: Hidden | None) -> tuple[torch.Tensor, Hidden]:
         """One truncated-BPTT update: the batch's mean loss (detached, not read back) and the state to carry."""
@@ -266,11 +293,19 @@ class Trainer:
         inputs = batch.inputs.to(self.device, non_blocking=True)
         targets = batch.targets.to(self.device, non_blocking=True)
         hidden = None if batch.reset or hidden is None else detach(hidden)
+        weight, self.step_tokens = 1.0, batch.num_tokens
+        if self.ddp is not None:  # this rank's part of the global batch, and whether any rank was asked to stop
+            weight, self.step_tokens, stopping = self.context.share(batch.num_tokens, self.requested.is_set())
+            if stopping:
+                self.stop.set()
         with self.amp_context(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp,
-                                       defer_lookup=self.fused)
+            if self.ddp is None:
+                loss, hidden = module.loss(inputs, targets, hidden, fused=self.fused and not self.amp,
+                                           defer_lookup=self.fused)
+            else:  # through DDP, whose backward averages the gradients over the ranks
+                loss, hidden = self.ddp(inputs, targets, hidden, fused=self.fused and not self.amp)
         self.optimizer.zero_grad(set_to_none=True)
-        module.backward(loss)  # also adds the embedding gradient that defer_lookup held back
+        module.backward(loss * weight if self.ddp is not None else loss)  # adds a deferred embedding gradient
         # The norm before clipping, kept as a tensor and read when reported (as the loss is); clipping off, it
         # is measured all the same, so the Train tab shows what clipping would do.
         if cfg.clip > 0:
@@ -325,7 +360,7 @@ class Trainer:
         return self.averaged.module if self.averaged is not None else self.lm.module
 
     @staticmethod
-    def _checked(loss_sum: torch.Tensor) -> float:
+    def _checked(loss_sum: torch.Tensor | float) -> float:
         value = float(loss_sum)
         if not math.isfinite(value):
             raise ConfigError("training diverged (the loss is not finite); try a lower {lr} or a smaller {clip}",
@@ -339,9 +374,10 @@ class Trainer:
         return min(eta, max(deadline - now, 0.0))
 
     def _end_epoch(self, train_loss: float, start: float) -> Iterator[Event]:
-        cfg, vocab = self.config, self.lm.vocab
-        nll, count = evaluate_ids(self.evaluated, evaluation_batches(cfg.mode, self.valid_ids, vocab.bos_id,
-                                                                     vocab.eos_id, cfg.batch_size, cfg.bptt))
+        cfg, vocab, ctx = self.config, self.lm.vocab, self.context
+        # each rank scores its share; the sums over ranks are what one process scoring it all finds
+        nll, count = ctx.all_sum(*evaluate_ids(self.evaluated, evaluation_batches(
+            cfg.mode, self.valid_ids, vocab.bos_id, vocab.eos_id, cfg.batch_size, cfg.bptt, ctx.rank, ctx.world)))
         valid_loss = nll / max(count, 1)
         ppl = math.exp(min(valid_loss, MAX_LOG_PPL))
         improved = valid_loss < math.log(self.best) if math.isfinite(self.best) else True
@@ -363,17 +399,19 @@ class Trainer:
         self.lm.history = self._history_dict()
         state = {"optimizer": self.optimizer.state_dict(), "lr": self.lr, "epoch": self.epoch, "best": self.best,
                  "stale": self.stale}
-        live, self.lm.module = self.lm.module, self.evaluated
-        try:
-            self.lm.save(self.out, trainer_state=state, replace=self.replace)
-        finally:
-            self.lm.module = live
+        if self.context.is_main:  # rank 0 alone writes; the others wait until it has
+            live, self.lm.module = self.lm.module, self.evaluated
+            try:
+                self.lm.save(self.out, trainer_state=state, replace=self.replace)
+            finally:
+                self.lm.module = live
+        self.context.barrier()
         self.replace = False  # from now on the folder holds this run's model
         return Checkpointed(self.out, self.epoch, ppl)
 
     def _save_history(self) -> None:
         """Record an epoch that did not improve without touching the best weights."""
-        if (self.out / "history.json").exists() and checkpoint.is_model_folder(self.out):
+        if self.context.is_main and (self.out / "history.json").exists() and checkpoint.is_model_folder(self.out):
             checkpoint.write_json(self.out / "history.json", self._history_dict())
 
     def _history_dict(self) -> dict:
@@ -402,13 +440,14 @@ def saved_configs(out: Path | str) -> tuple[ModelConfig, TrainConfig]:
 
 def train(corpus: Corpus, model_config: ModelConfig, train_config: TrainConfig, out: Path | str,
           stop: threading.Event | None = None, resume: bool = False, force: bool = False,
-          preset: dict | None = None) -> Iterator[Event]:
+          preset: dict | None = None, context: Context = SINGLE) -> Iterator[Event]:
     """Train and yield progress events; the best model is saved in `out` as it improves.
 
     A model already at `out` is continued with `resume`, replaced with
-    `force`, and otherwise refused before anything runs.
+    `force`, and otherwise refused before anything runs. With a `context` this process is one rank of a
+    distributed run (`rnngen.distributed`): every rank trains, rank 0 alone saves.
     """
-    trainer = Trainer(corpus, model_config, train_config, out, stop, resume, force=force)
+    trainer = Trainer(corpus, model_config, train_config, out, stop, resume, force=force, context=context)
     if preset is not None and not resume:  # which preset the options started from, and why (config.json)
         trainer.lm.preset = preset
     return trainer.run()  # a str keeps its ./

@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
+
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)
 # Corpora such as PTB and WikiText already write rare words as <unk>; older
@@ -62,8 +64,12 @@ class Vocabulary:
         deterministic for a given corpus.
         """
         counts: Counter[str] = Counter()
-        for sentence in sentences:
-            counts.update(_ALIASES.get(w, w) for w in sentence)
+        if hasattr(sentences, "word_counts"):  # a corpus held as arrays (`corpus.arrays.TokenSplit`) counts itself
+            for w, c in sentences.word_counts().items():  # in order of first appearance, as below
+                counts[_ALIASES.get(w, w)] += c
+        else:
+            for sentence in sentences:
+                counts.update(_ALIASES.get(w, w) for w in sentence)
         for special in SPECIALS:
             counts.pop(special, None)
         # a token with a control character (a stray escape in a book) is read as <unk>, never kept
@@ -83,6 +89,14 @@ class Vocabulary:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.id(t) for t in tokens]
+
+    def encode_all(self, sentences):
+        """Every non-empty sentence as ids: lists of lists, or one array for a corpus held as arrays
+        (`corpus.arrays.TokenSplit`: its word table is mapped once, then indexed; no object per token)."""
+        if hasattr(sentences, "encode"):
+            words = sentences.words
+            return sentences.encode(np.fromiter(map(self.id, words), dtype=np.int32, count=len(words)))
+        return [self.encode(s) for s in sentences if s]
 
     def is_oov(self, word: str) -> bool:
         """True for words the model only knows as `<unk>` (a literal `<unk>` counts too)."""

@@ -17,6 +17,8 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("rnngen-home")
     monkeypatch.setenv("RNNGEN_CHECKPOINTS", str(base / "checkpoints"))
     monkeypatch.setenv("RNNGEN_CORPORA", str(base / "corpora"))
+    # prepared corpora are cached per test worker, not in ~/.cache (tests of the cache set their own)
+    monkeypatch.setenv("RNNGEN_CACHE", str(tmp_path_factory.getbasetemp() / "corpus-cache"))
 
 
 @pytest.fixture(scope="session")

@@ -200,4 +200,4 @@ def test_an_engine_error_names_options_and_each_face_words_them():
     exc = CorpusError("use a smaller {batch_size} or {bptt} for {file}", options=("batch_size", "bptt"))
     assert str(exc) == "use a smaller batch size or bptt for {file}"  # the Train form's words; {file} is not an option
     assert exc.worded(flag) == "use a smaller --batch-size or --bptt for {file}"
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 130]

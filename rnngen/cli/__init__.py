@@ -74,6 +74,7 @@ def _main(argv: list[str]) -> int:
     else:
         parser = build_parser()
         args = parser.parse_args(argv)
+    args.argv = argv  # the command line as given: `train --nproc` starts copies of it
     if not getattr(args, "run", None):
         parser.print_help()
         return 0

@@ -26,6 +26,30 @@ def add_threads_flag(parser: argparse.ArgumentParser) -> None:
                              "at least 1: on a shared machine all cores collapse throughput)")
 
 
+def read_corpus(spec: str, tokenized: bool | None = None, lowercase: bool = False):
+    """`load_corpus` with a progress bar through reading, tokenizing and caching (a cached corpus is there at
+    once and shows nothing)."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from rnngen.cli._display import safe
+    from rnngen.corpus import load_corpus
+
+    name = safe(str(spec))
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                   console=err, transient=True, disable=not err.is_terminal)
+    task = bar.add_task(f"reading {name}", total=None)
+
+    def report(phase: str, done: int, total: int) -> None:
+        if not bar.live.is_started:  # shown once there is work to show: a cached corpus or an error shows nothing
+            bar.start()
+        bar.update(task, description=f"{phase} {name}", completed=done, total=total or None)
+
+    try:
+        return load_corpus(spec, tokenized=tokenized, lowercase=lowercase, progress=report)
+    finally:
+        bar.stop()
+
+
 def flag(name: str) -> str:
     """An engine option as this face spells it: batch_size -> `--batch-size` (errors name options so)."""
     return "--" + name.replace("_", "-")

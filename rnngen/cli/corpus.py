@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnngen.cli._common import err, out
+from rnngen.cli._common import err, out, read_corpus
 from rnngen.cli._display import safe, visible
 
 
@@ -113,14 +113,13 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from rnngen.corpus import load_corpus
     from rnngen.corpus.stats import corpus_stats
     from rnngen.errors import ConfigError
 
     if args.vocab_size < 4:
         raise ConfigError(f"vocab-size must be at least 4, got {args.vocab_size}")
-    with err.status(f"reading corpus {args.corpus}…"):
-        corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    corpus = read_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    with err.status("counting…"):
         stats = corpus_stats(corpus, args.vocab_size, max(args.top, 0), max(args.samples, 0))
     if args.json:
         out.print(json.dumps(stats.to_dict()), markup=False)

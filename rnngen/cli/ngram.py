@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnngen.cli._common import err, fmt_ppl
+from rnngen.cli._common import err, fmt_ppl, read_corpus
 from rnngen.cli._display import safe
 from rnngen.display import clock
 
@@ -39,7 +39,6 @@ def run_train(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from rnngen import checkpoint
-    from rnngen.corpus import load_corpus
     from rnngen.errors import InputError
     from rnngen.kneser_ney import MAX_ORDER
     from rnngen.ngram import NgramModel
@@ -54,8 +53,7 @@ def run_train(args: argparse.Namespace) -> int:
     folder = checkpoint.resolve(args.out)
     checkpoint.check_replaceable(folder, None, args.force)  # before any work: refuse at once
     started = time.monotonic()
-    with err.status(f"reading corpus {safe(args.corpus)}…"):
-        corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    corpus = read_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {safe(warning)}")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),

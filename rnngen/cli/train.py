@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from rnngen.cli._common import add_threads_flag, add_config_flags, err, fmt_ppl, picked
+from rnngen.cli._common import add_threads_flag, add_config_flags, err, fmt_ppl, picked, read_corpus
 from rnngen.cli._display import safe
 from rnngen.display import clock
 
@@ -28,6 +28,9 @@ def register(sub) -> None:
                    help="the corpus is already tokenized, one sentence per line (default: detect)")
     p.add_argument("--lowercase", action="store_true", help="lower-case the corpus (and later input)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the summary")
+    p.add_argument("--events", metavar="FILE",
+                   help="also write every training event to FILE as JSON lines, for other programs and for the "
+                        "app's Train tab to watch (ctrl+o there); a new run empties FILE, --resume appends")
     add_config_flags(p, ModelConfig, "model options (override the preset)")
     add_config_flags(p, TrainConfig, "training options (override the preset)")
     add_threads_flag(p)
@@ -35,19 +38,83 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnngen.config import AUTO, PRESET_HELP, ModelConfig, TrainConfig, choose_preset, preset, with_overrides
-    from rnngen.corpus import load_corpus
+    from rnngen import distributed
+    from rnngen.errors import ExitCode, RnngenError
+
+    if not distributed.launched():
+        processes = _processes(args)
+        return _launch(args, processes) if processes > 1 else _train(args, distributed.SINGLE)
+    context = _join(args)
+    try:
+        code = _train(args, context)
+    except (RnngenError, KeyboardInterrupt) as exc:  # said once per machine, by its first process
+        if context.local_rank == 0:
+            raise
+        return ExitCode.USER_ERROR if isinstance(exc, RnngenError) else ExitCode.INTERRUPTED
+    except Exception as exc:
+        if not distributed.peer_lost(exc):
+            raise
+        return _lost(exc, context, args)
+    context.close()
+    return code
+
+
+def _train(args: argparse.Namespace, context) -> int:
+    """The run itself, in one process or as one rank of a distributed run (`context`)."""
+    from rnngen.config import AUTO, PRESET_HELP, ModelConfig, preset, with_overrides
     from rnngen.errors import ConfigError
-    from rnngen.train import saved_configs, train
+    from rnngen.events import EventWriter, logged
+    from rnngen.train import train
 
     if args.preset != AUTO:  # a bad option is refused before the corpus is read
         with_overrides(preset(args.preset)[0], picked(args, ModelConfig)).validate()
-    with err.status(f"reading corpus {args.corpus}…"):
-        corpus = load_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    if context.distributed and args.nproc not in (None, context.world):
+        raise ConfigError(f"{{nproc}} {args.nproc} does not match the {context.world} processes torchrun started: "
+                          "leave {nproc} out under torchrun", ("nproc",))
+    corpus = read_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {safe(warning)}")
     if args.resume and args.force:
         raise ConfigError("--resume continues the model in --out and --force replaces it: choose one")
+    # rank 0 chooses (the budget probe times this machine) and the other ranks take its choice
+    model_config, train_config, name, reason = context.from_main(_configs, args, corpus)
+    stop = threading.Event()
+    writer = None
+    if args.events and context.is_main:  # a bad FILE: refused first
+        writer = EventWriter(args.events, append=args.resume)
+    try:
+        events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force,
+                       preset={"name": name, "chosen": reason} if name else None, context=context)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    if writer is not None:
+        events = logged(events, writer)
+    if not context.is_main:  # the other ranks train in silence: rank 0 shows and writes the run
+        signal.signal(signal.SIGINT, _stop_handler(stop))
+        for _ in events:
+            pass
+        return 0
+    if name and not args.resume:  # said once the run is set up: a refused --out stays a single line
+        err.print(f"preset {name}: {PRESET_HELP[name]} ({reason})")
+    if context.distributed:
+        from rnngen.model import select_device
+
+        err.print(f"distributed: {context.world} processes ({context.backend(select_device(train_config.device))}), "
+                  f"batch size {train_config.batch_size} in each")
+    previous = signal.signal(signal.SIGINT, _stop_handler(stop))
+    try:
+        return _render(events, args.quiet)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _configs(args: argparse.Namespace, corpus):
+    """The model and training settings of this run, and the preset they started from and why."""
+    from rnngen.config import AUTO, ModelConfig, TrainConfig, choose_preset, preset, with_overrides
+    from rnngen.train import saved_configs
+
     if args.resume and args.preset == AUTO:  # go on as the model was trained (its optimiser state fits that)
         name, reason = "", ""
         model_config, train_config = saved_configs(args.out)
@@ -58,16 +125,73 @@ def run(args: argparse.Namespace) -> int:
     train_config = with_overrides(train_config, picked(args, TrainConfig)).validate()
     if args.preset == AUTO and not args.resume and train_config.max_minutes > 0:
         model_config, train_config, reason = _for_budget(corpus, model_config, train_config, args, reason)
-    stop = threading.Event()
-    events = train(corpus, model_config, train_config, args.out, stop=stop, resume=args.resume, force=args.force,
-                   preset={"name": name, "chosen": reason} if name else None)
-    if name and not args.resume:  # said once the run is set up: a refused --out stays a single line
-        err.print(f"preset {name}: {PRESET_HELP[name]} ({reason})")
-    previous = signal.signal(signal.SIGINT, _stop_handler(stop))
-    try:
-        return _render(events, args.quiet)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return model_config, train_config, name, reason
+
+
+def _processes(args: argparse.Namespace) -> int:
+    """How many processes to train in: --nproc, else as many as the model being resumed was trained in."""
+    from rnngen.config import AUTO
+    from rnngen.errors import RnngenError
+    from rnngen.train import saved_configs
+
+    if args.nproc is not None:
+        return args.nproc
+    if args.resume and args.preset == AUTO:
+        try:
+            return saved_configs(args.out)[1].nproc
+        except RnngenError:  # the run itself says what is wrong with the model
+            return 1
+    return 1
+
+
+def _launch(args: argparse.Namespace, processes: int) -> int:
+    """`--nproc N`: this command again in N processes (`rnngen.launch`); one line if one of them dies."""
+    import sys
+
+    from rnngen import checkpoint, launch
+    from rnngen.config import ModelConfig, TrainConfig, with_overrides
+    from rnngen.model import select_device
+
+    for cls in (ModelConfig, TrainConfig):  # a bad value is one line here, not one per process
+        with_overrides(cls(), picked(args, cls)).validate()
+    failure = launch.run(processes, list(args.argv), checkpoint.resolve(args.out), select_device(args.device or "auto"))
+    if failure is None:
+        return 0
+    if failure.message:
+        print(f"rnngen: error: {failure.message}", file=sys.stderr)
+    return failure.code
+
+
+def _join(args: argparse.Namespace):
+    """Join the distributed run this process is a rank of; only rank 0 shows anything."""
+    import os
+
+    from rnngen import distributed, hardware
+    from rnngen.cli._common import out
+
+    context = distributed.start()
+    if not context.is_main:
+        err.quiet = out.quiet = True
+    if args.threads is None and not os.environ.get(hardware.THREADS_ENV):  # the default threads, shared out
+        hardware.set_threads(max(1, hardware.default_threads() // context.local_world))
+    return context
+
+
+def _lost(exc: Exception, context, args: argparse.Namespace) -> int:
+    """Another rank is gone (it died, or its launcher stopped it). Under `--nproc` the launcher says so; under
+    torchrun the first process of each machine does."""
+    import os
+    import sys
+
+    from rnngen import checkpoint, distributed
+    from rnngen.errors import ExitCode
+    from rnngen.launch import kept
+
+    if context.local_rank == 0 and not os.environ.get(distributed.LAUNCHED_ENV):
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        print(f"rnngen: error: rank {context.rank} lost the other processes of the run ({first}); "
+              f"{kept(checkpoint.resolve(args.out))}", file=sys.stderr)
+    return ExitCode.PROCESS_FAILED
 
 
 def _for_budget(corpus, model_config, train_config, args: argparse.Namespace, reason: str):

@@ -8,6 +8,7 @@ from typing import Callable
 
 from rnngen.corpus.base import Corpus, Sentences, split_90_5_5
 from rnngen.corpus.local import load_local
+from rnngen.corpus.store import Progress
 from rnngen.errors import CorpusError
 
 __all__ = ["Corpus", "Sentences", "load_corpus", "corpora_root", "BUILTIN", "split_90_5_5"]
@@ -29,12 +30,13 @@ def corpora_root() -> Path:
 
 
 def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool = False,
-                root: Path | None = None) -> Corpus:
+                root: Path | None = None, progress: Progress | None = None) -> Corpus:
     """A corpus from a path, a built-in name, or the name of a corpus downloaded into `root`
-    (default `corpora_root()`)."""
+    (default `corpora_root()`). `progress(phase, done, total)` hears of reading, tokenizing and caching
+    (a cached corpus reports nothing: it is there at once)."""
     path = Path(spec)
     if path.exists():
-        return load_local(path, tokenized, lowercase)
+        return load_local(path, tokenized, lowercase, progress)
     name = str(spec)
     if name in BUILTIN:
         return BUILTIN[name](lowercase=lowercase)
@@ -42,7 +44,7 @@ def load_corpus(spec: str | Path, tokenized: bool | None = None, lowercase: bool
 
     downloaded = (root or corpora_root()) / folder_name(name)
     if downloaded.exists():
-        return load_downloaded(name, downloaded, tokenized, lowercase)
+        return load_downloaded(name, downloaded, tokenized, lowercase, progress)
     if lookup(name) is not None:
         raise CorpusError(f"corpus {name!r} is not downloaded yet: run `rnngen corpus get {name}`")
     if len(path.parts) > 1 or path.suffix:

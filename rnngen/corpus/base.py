@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
+
+import numpy as np
 
 from rnngen.errors import CorpusError
 from rnngen.tokenize import TokenizerSettings
@@ -28,10 +30,13 @@ class Corpus:
     # For generated corpora: the true log-probability (natural log) of a
     # tokenized sentence under the source, so the entropy floor can be shown.
     true_logprob: Callable[[Sequence[str]], float] | None = None
+    cache: Path | None = None  # the prepared-corpus cache entry it was read from or written to (`corpus.store`)
 
     @property
     def train_tokens(self) -> int:
         """Predicted tokens of the training split: its words and a sentence end each."""
+        if hasattr(self.train, "num_tokens"):  # held as arrays (`corpus.arrays`): no sentence is empty
+            return self.train.num_tokens + len(self.train)
         return sum(len(s) + 1 for s in self.train if s)
 
     def split(self, name: str) -> Sentences:
@@ -48,18 +53,38 @@ class Corpus:
             "fingerprint": self.fingerprint,
             "tokenizer": self.settings.to_dict(),
             "sentences": {s: len(self.split(s)) for s in ("train", "valid", "test")},
-            "tokens": {s: sum(len(x) for x in self.split(s)) for s in ("train", "valid", "test")},
+            "tokens": {s: split_tokens(self.split(s)) for s in ("train", "valid", "test")},
             # distinct training words: with the vocabulary's size, how many word types <unk> stands for
-            "train_types": len({w for sentence in self.train for w in sentence}),
+            "train_types": train_types(self.train),
             "writes_unk": any("<unk>" in sentence for sentence in self.train[:20_000]),
         }
 
 
+def split_tokens(sentences) -> int:
+    """Tokens of a split (sentence ends not counted), held as lists or as arrays."""
+    return sentences.num_tokens if hasattr(sentences, "num_tokens") else sum(len(x) for x in sentences)
+
+
+def train_types(sentences) -> int:
+    if hasattr(sentences, "counts"):
+        return int(np.count_nonzero(sentences.counts()))
+    return len({w for sentence in sentences for w in sentence})
+
+
 def fingerprint(chunks: Sequence[bytes]) -> str:
     """sha256 over the raw bytes of the source files, in order."""
+    return combine([digest(chunk) for chunk in chunks])
+
+
+def digest(chunk: bytes) -> bytes:
+    """One file's part of a fingerprint: taken as it is read, so its bytes need not be kept."""
+    return hashlib.sha256(chunk).digest()
+
+
+def combine(digests: Sequence[bytes]) -> str:
     h = hashlib.sha256()
-    for chunk in chunks:
-        h.update(hashlib.sha256(chunk).digest())
+    for d in digests:
+        h.update(d)
     return h.hexdigest()
 
 

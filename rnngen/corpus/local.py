@@ -14,10 +14,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rnngen.corpus.base import Corpus, Sentences, fingerprint, split_90_5_5
+from rnngen.corpus import store
+from rnngen.corpus.arrays import SplitBuilder, TokenSplit, WordTable
+from rnngen.corpus.base import Corpus, Sentences, combine, digest, split_90_5_5
+from rnngen.corpus.store import Progress
 from rnngen import textfile
 from rnngen.errors import CorpusError
-from rnngen.tokenize import TokenizerSettings, split_sentences, tokenize_words, train_punkt
+from rnngen.tokenize import TokenizerSettings, iter_tokenized, train_punkt_fast
 
 SPLIT_NAMES = {
     "train": ("train.txt", "wiki.train.tokens", "wiki.train.raw", "ptb.train.txt", "train"),
@@ -52,15 +55,19 @@ def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes
     if not path.exists() and not path.is_symlink():
         raise CorpusError(f"no such file or folder: {path}")
     textfile.checked_file(path, CorpusError, stdin_ok=False)
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise CorpusError(f"{path} is {size / 2**30:.1f} GiB; a corpus file may be at most "
-                          f"{MAX_BYTES / 2**30:.0f} GiB (it is held in memory while it is prepared)")
+    _check_size(path)
     raw = textfile.read_bytes(path, CorpusError, stdin_ok=False)
     text = textfile.decode(raw, str(path), CorpusError, [] if warnings is None else warnings)
     if not text.strip():
         raise CorpusError(f"{path} is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n"), raw
+
+
+def _check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        raise CorpusError(f"{path} is {size / 2**30:.1f} GiB; a corpus file may be at most "
+                          f"{MAX_BYTES / 2**30:.0f} GiB (it is held in memory while it is prepared)")
 
 
 def strip_gutenberg(text: str) -> str:
@@ -109,7 +116,9 @@ def settings_for(text: str, tokenized: bool | None, lowercase: bool) -> Tokenize
 def prepare_raw(text: str) -> str:
     """Raw prose made ready for Punkt: WikiText headings and Gutenberg illustration notes dropped;
     speaker lines ("First Citizen:") and lines in capitals (headings, contents) made paragraphs of their own."""
-    text = _ILLUSTRATION.sub("", _WIKI_HEADING.sub("", text))
+    if "= " in text:  # in every heading: skips a scan of the whole text
+        text = _WIKI_HEADING.sub("", text)
+    text = _ILLUSTRATION.sub("", text)
     text = _CAPS_LINE.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
     if len(_SPEAKER.findall(text[:500_000])) >= 20:
         text = _SPEAKER.sub(lambda m: f"\n\n{m.group(0).strip()}\n\n", text)
@@ -126,9 +135,9 @@ def corpus_punkt(text: str):
     ("mr", "dr"; not "sat" in "The cat sat.\nA dog sat.").
     """
     sample = text[:PUNKT_SAMPLE]
-    splitter = train_punkt(sample)
+    splitter = train_punkt_fast(sample)
     params = splitter._params
-    params.abbrev_types = {a for a in params.abbrev_types if _plausible_abbreviation(a, sample)}
+    params.abbrev_types = _plausible_abbreviations(params.abbrev_types, sample)
     return splitter
 
 
@@ -145,6 +154,55 @@ def _plausible_abbreviation(abbrev: str, text: str) -> bool:
     return len(abbrev) <= 3 and dotted >= 3 and dotted >= 0.9 * total and line_ends <= 0.5 * dotted
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
+_BOUNDARY = re.compile(r"\b")
+_DOT_LOWER = re.compile(r"\. +[a-z]")
+_DOT_LINE_END = re.compile(r"\.[ \t]*(?:\n|$)")
+
+
+def _plausible_abbreviations(abbrevs: set[str], text: str) -> set[str]:
+    """`{a for a in abbrevs if _plausible_abbreviation(a, text)}`, with one scan of the text for all
+    ASCII words instead of four for each.
+
+    The scan finds every place where one of them matches `(?i:\bword)`; what follows there decides
+    the four counts. A word's matches cannot overlap (each is a run of word characters at a word
+    boundary; the letters that match ASCII ones case-insensitively, İ ı ſ K, are word characters
+    too), so `_plausible_abbreviation`'s patterns match exactly at these places.
+    """
+    words = sorted(a for a in abbrevs if "." not in a and _ASCII_WORD.fullmatch(a))
+    kept = {a for a in abbrevs if a not in words and _plausible_abbreviation(a, text)}
+    if not words:
+        return kept
+    counts = {w: [0, 0, 0] for w in words}  # total, dotted, line ends
+    before_lower: set[str] = set()
+    firsts = [(w, re.compile(f"(?i:{w[0]})"), re.compile(f"(?i:{w})")) for w in words]
+    by_first: dict[str, list] = {}
+    for start in re.finditer(rf"(?i:\b(?={'|'.join(words)}))", text):
+        at = start.start()
+        char = text[at]
+        candidates = by_first.get(char)
+        if candidates is None:
+            candidates = by_first[char] = [(w, rx) for w, first, rx in firsts if first.fullmatch(char)]
+        for word, rx in candidates:
+            match = rx.match(text, at)
+            if match is None:
+                continue
+            end, count = match.end(), counts[word]
+            if text.startswith(".", end):
+                if _DOT_LOWER.match(text, end):
+                    before_lower.add(word)
+                count[1] += 1
+                if _DOT_LINE_END.match(text, end):
+                    count[2] += 1
+            if _BOUNDARY.match(text, end):
+                count[0] += 1
+    for word, (total, dotted, line_ends) in counts.items():
+        if word in before_lower or (len(word) <= 3 and dotted >= 3 and dotted >= 0.9 * total
+                                    and line_ends <= 0.5 * dotted):
+            kept.add(word)
+    return kept
+
+
 def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnings: list[str] | None = None,
                       settings: TokenizerSettings | None = None, splitter=None) -> tuple[Sentences, TokenizerSettings]:
     """Tokenized sentences of a whole text and the settings used (detected unless given)."""
@@ -152,20 +210,22 @@ def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnin
     if settings.words == "nltk":
         text = prepare_raw(text)
     if settings.sentences == "punkt" and splitter is None:
-        splitter = corpus_punkt(text)
-    pieces = split_sentences(text, settings, splitter)
-    sentences = [words for words in (tokenize_words(s, settings) for s in pieces) if words]
+        prepared = text
+        splitter = lambda: corpus_punkt(prepared)  # noqa: E731 (learned while the workers start)
+    sentences = [words for batch in iter_tokenized(text, settings, splitter) for words in batch]
     return sentences, settings
 
 
-def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = False) -> Corpus:
-    """A corpus from a file, a split folder, or a folder of .txt files (recursively)."""
+def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = False,
+               progress: Progress | None = None) -> Corpus:
+    """A corpus from a file, a split folder, or a folder of .txt files (recursively), prepared once and then
+    read from the cache (`corpus.store`) while the files and options stay the same."""
     path = Path(path)
     warnings: list[str] = []
     if path.is_dir():
         splits = {s: _split_file(path, s) for s in SPLIT_NAMES}
         if splits["train"] is not None:
-            return load_split_files(splits, path.name, tokenized, lowercase, str(path))
+            return load_split_files(splits, path.name, tokenized, lowercase, str(path), progress)
         files = sorted(p for p in path.rglob("*.txt") if p.is_file() and not p.name.startswith("."))
         if not files:
             raise CorpusError(f"{path} holds no .txt files")
@@ -174,16 +234,96 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
                             "and split it 90/5/5")
     else:
         files = [path]
-    texts, raws = [], []
-    for f in files:
-        text, raw = read_text(f, warnings)
-        texts.append(strip_gutenberg(text))
-        raws.append(raw)
-    sentences, settings = text_to_sentences("\n\n".join(texts), tokenized, lowercase, warnings)
+    name = corpus_name(path)
+    sources = [_source("text", f) for f in files]
+    key = store.entry_key(name, sources, tokenized, lowercase)
+    if (cached := store.load(key)) is not None:
+        return cached
+    texts, digests = _read_all(files, warnings, progress)
+    table = WordTable()
+    builder = SplitBuilder(table)
+    settings = text_to_split("\n\n".join(texts), tokenized, lowercase, builder, progress=progress)
+    del texts
+    sentences = builder.build_first()
     if not sentences:
         raise CorpusError(f"{path} contains no words")
     train, valid, test = split_90_5_5(sentences, str(path))
-    return Corpus(corpus_name(path), train, valid, test, settings, str(path), fingerprint(raws), warnings)
+    corpus = Corpus(name, train, valid, test, settings, str(path), combine(digests), warnings)
+    return _cached(corpus, key, sources, progress)
+
+
+def _source(role: str, path: Path) -> store.Source:
+    """The file's key for the cache, once it is known to be a readable text file of a sane size."""
+    if not path.exists() and not path.is_symlink():
+        raise CorpusError(f"no such file or folder: {path}")
+    textfile.checked_file(path, CorpusError, stdin_ok=False)
+    _check_size(path)
+    return store.Source.of(role, path)
+
+
+def _read_all(files: list[Path], warnings: list[str], progress: Progress | None) -> tuple[list[str], list[bytes]]:
+    """The files' texts (Gutenberg frames dropped) and the digests of their bytes, reported as read."""
+    total = sum(f.stat().st_size for f in files)
+    texts, digests, done = [], [], 0
+    for f in files:
+        text, raw = read_text(f, warnings)
+        digests.append(digest(raw))
+        done += len(raw)
+        del raw
+        texts.append(strip_gutenberg(text))
+        if progress:
+            progress("reading", done, total)
+    return texts, digests
+
+
+def _cached(corpus: Corpus, key: str, sources: list[store.Source], progress: Progress | None) -> Corpus:
+    """Save a freshly prepared corpus in the cache; a failure to write is a warning, not an error."""
+    warning = store.save(corpus, key, sources, progress)
+    if warning:
+        corpus.warnings.append(warning)
+    return corpus
+
+
+def text_to_split(text: str, tokenized: bool | None, lowercase: bool, builder: SplitBuilder,
+                  settings: TokenizerSettings | None = None, splitter=None,
+                  progress: Progress | None = None) -> TokenizerSettings:
+    """Tokenize a whole text into `builder` (as `text_to_sentences` would split it); the settings used."""
+    settings = settings or settings_for(text, tokenized, lowercase)
+    if settings.words == "whitespace":
+        for batch in whitespace_batches(text, settings.lowercase, progress):
+            builder.add(batch)
+        return settings
+    text = prepare_raw(text)
+    if settings.sentences == "punkt" and splitter is None:
+        if progress:
+            progress("learning sentence ends in", 0, 0)
+        splitter = lambda: corpus_punkt(text)  # noqa: E731  (learned while the tokenizing workers start)
+    report = (lambda done, total: progress("tokenizing", done, total)) if progress else None
+    for batch in iter_tokenized(text, settings, splitter, progress=report):
+        builder.add(batch)
+    return settings
+
+
+BLOCK = 1 << 23  # characters of pre-tokenized text split at a time: memory stays a few times this
+
+
+def whitespace_batches(text: str, lowercase: bool, progress: Progress | None = None):
+    """Pre-tokenized text as batches of sentences: its non-blank lines split on spaces.
+
+    The same as `split_sentences` + `tokenize_words` for whitespace settings, a block of lines at a time:
+    cut just after a line feed, `splitlines` and `lower` give what they give on the whole text.
+    """
+    start, total = 0, len(text)
+    while start < total:
+        end = text.find("\n", min(start + BLOCK, total))
+        end = total if end < 0 else end + 1
+        block = text[start:end]
+        if lowercase:
+            block = block.lower()
+        yield [words for words in (line.split() for line in block.splitlines()) if words]
+        start = end
+        if progress:
+            progress("tokenizing", start, total)
 
 
 GENERIC_STEMS = {"raw", "input", "text", "train", "valid", "test", "dev", "data", "corpus", "book", "all", "full"}
@@ -207,31 +347,50 @@ def _split_file(folder: Path, split: str) -> Path | None:
 
 
 def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool | None = None,
-                     lowercase: bool = False, source: str = "") -> Corpus:
+                     lowercase: bool = False, source: str = "", progress: Progress | None = None) -> Corpus:
     """A corpus from separate train/valid/test files, all tokenized alike (Punkt learned from train)."""
     warnings: list[str] = []
-    texts = {s: read_text(p, warnings) if p is not None else None for s, p in files.items() if s in SPLIT_NAMES}
-    if texts.get("train") is None:
+    if files.get("train") is None:
         raise CorpusError(f"{name} has no train split")
-    train_text = strip_gutenberg(texts["train"][0])
-    settings = settings_for(train_text, tokenized, lowercase)
-    splitter = corpus_punkt(prepare_raw(train_text)) if settings.sentences == "punkt" else None
-    out: dict[str, Sentences] = {}
-    for split in SPLIT_NAMES:
-        pair = texts.get(split)
-        if pair is None:
-            out[split] = []
+    present = {s: p for s, p in files.items() if s in SPLIT_NAMES and p is not None}
+    sources = [_source(s, p) for s, p in present.items()]
+    key = store.entry_key(name, sources, tokenized, lowercase)
+    if (cached := store.load(key)) is not None:
+        return cached
+    total = sum(p.stat().st_size for p in present.values())
+    table, settings, splitter = WordTable(), None, None
+    out: dict[str, TokenSplit | None] = {}
+    digests, done = [], 0
+    for split in SPLIT_NAMES:  # train first: its words are numbered in the order they first occur
+        if split not in present:
+            out[split] = None
             continue
-        out[split], _ = text_to_sentences(strip_gutenberg(pair[0]), tokenized, lowercase, warnings, settings, splitter)
-    train = out["train"]
+        text, raw = read_text(present[split], warnings)
+        digests.append(digest(raw))
+        done += len(raw)
+        del raw
+        if progress:
+            progress("reading", done, total)
+        text = strip_gutenberg(text)
+        if settings is None:
+            settings = settings_for(text, tokenized, lowercase)
+            splitter = corpus_punkt(prepare_raw(text)) if settings.sentences == "punkt" else None
+        builder = SplitBuilder(table)
+        text_to_split(text, tokenized, lowercase, builder, settings, splitter, progress)
+        out[split] = builder
+    words = table.words
+    built = {s: (b.build(words) if b is not None else None) for s, b in out.items()}
+    train = built["train"]
+    train.first_seen = True
     if not train:
         raise CorpusError(f"{files['train']} contains no words")
-    if not out["valid"]:
+    valid, test = built["valid"], built["test"]
+    if not valid:
         held = max(1, len(train) // 20)
-        train, out["valid"] = train[:-held], train[-held:]
+        train, valid = train[:-held], train[-held:]
         warnings.append("no validation split found: held out the last 5% of train")
-    if not out["test"]:
-        out["test"] = out["valid"]
+    if not test:
+        test = valid
         warnings.append("no test split found: using the validation split")
-    raws = [t[1] for t in texts.values() if t]
-    return Corpus(name, train, out["valid"], out["test"], settings, source or name, fingerprint(raws), warnings)
+    corpus = Corpus(name, train, valid, test, settings, source or name, combine(digests), warnings)
+    return _cached(corpus, key, sources, progress)

@@ -336,7 +336,8 @@ def _nltk_reason(message: Any) -> str:
 # -- loading ------------------------------------------------------------------------------
 
 
-def load_downloaded(name: str, folder: Path, tokenized: bool | None = None, lowercase: bool = False) -> Corpus:
+def load_downloaded(name: str, folder: Path, tokenized: bool | None = None, lowercase: bool = False,
+                    progress: Any = None) -> Corpus:
     """A corpus fetched by `get`, read the way its manifest says."""
     from rnngen.corpus.local import load_local, load_split_files
 
@@ -350,11 +351,12 @@ def load_downloaded(name: str, folder: Path, tokenized: bool | None = None, lowe
     else:
         splits = manifest.get("splits") or {}
         if "train" in splits:
-            corpus = load_split_files({s: folder / p for s, p in splits.items()}, folder.name, tokenized, lowercase)
+            corpus = load_split_files({s: folder / p for s, p in splits.items()}, folder.name, tokenized, lowercase,
+                                      progress=progress)
         elif "text" in splits:
-            corpus = load_local(folder / splits["text"], tokenized, lowercase)
+            corpus = load_local(folder / splits["text"], tokenized, lowercase, progress)
         else:
-            corpus = load_local(folder, tokenized, lowercase)
+            corpus = load_local(folder, tokenized, lowercase, progress)
     corpus.name = manifest.get("name", name)
     return corpus
 

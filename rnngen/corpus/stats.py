@@ -13,7 +13,9 @@ import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from rnngen.corpus.base import Corpus, Sentences
+import numpy as np
+
+from rnngen.corpus.base import Corpus, Sentences, split_tokens
 from rnngen.vocab import Vocabulary
 
 
@@ -65,37 +67,55 @@ class CorpusStats:
 
 
 def corpus_stats(corpus: Corpus, vocab_size: int = 8000, top: int = 20, samples: int = 5) -> CorpusStats:
-    """Statistics of a loaded corpus for a vocabulary of the `vocab_size` most frequent training words."""
-    counts = Counter(w for s in corpus.train for w in s)
+    """Statistics of a loaded corpus for a vocabulary of the `vocab_size` most frequent training words.
+
+    Counted from word counts and sentence lengths, never a list of every token: a corpus held as arrays
+    (`corpus.arrays`) of 100M tokens gives its statistics in seconds, in the memory its arrays take.
+    """
+    counts = word_counts(corpus.train)
     vocab = Vocabulary.build(corpus.train, max_size=vocab_size)
     kept = {w for w in counts if not vocab.is_oov(w)}
     train_tokens = sum(counts.values())
     covered = sum(counts[w] for w in kept)
-    valid_words = [w for s in corpus.valid for w in s]
-    valid_oov = sum(1 for w in valid_words if vocab.is_oov(w))
-    valid_unseen = sum(1 for w in valid_words if w not in counts)
-    lengths = sorted(len(s) for split in (corpus.train, corpus.valid, corpus.test) for s in split)
+    valid = word_counts(corpus.valid)
+    valid_tokens = sum(valid.values())
+    valid_oov = sum(c for w, c in valid.items() if vocab.is_oov(w))
+    valid_unseen = sum(c for w, c in valid.items() if w not in counts)
+    lengths = np.sort(np.concatenate([sentence_lengths(corpus.split(s)) for s in ("train", "valid", "test")]))
     floor = None
     if corpus.true_logprob is not None and corpus.test:
         floor = true_perplexity(corpus, "test")
     return CorpusStats(
         name=corpus.name, source=corpus.source, tokenizer=corpus.settings.to_dict(),
         sentences={s: len(corpus.split(s)) for s in ("train", "valid", "test")},
-        tokens={s: sum(len(x) for x in corpus.split(s)) for s in ("train", "valid", "test")},
+        tokens={s: split_tokens(corpus.split(s)) for s in ("train", "valid", "test")},
         types=len(counts), vocab_size=vocab_size, vocab_used=len(kept),
         train_coverage=covered / train_tokens if train_tokens else 0.0,
-        valid_oov_rate=valid_oov / len(valid_words) if valid_words else 0.0,
-        valid_unseen_rate=valid_unseen / len(valid_words) if valid_words else 0.0,
+        valid_oov_rate=valid_oov / valid_tokens if valid_tokens else 0.0,
+        valid_unseen_rate=valid_unseen / valid_tokens if valid_tokens else 0.0,
         singletons=sum(1 for c in counts.values() if c == 1),
-        length_mean=sum(lengths) / len(lengths) if lengths else 0.0,
-        length_median=lengths[len(lengths) // 2] if lengths else 0,
-        length_max=lengths[-1] if lengths else 0,
+        length_mean=float(lengths.mean()) if len(lengths) else 0.0,
+        length_median=int(lengths[len(lengths) // 2]) if len(lengths) else 0,
+        length_max=int(lengths[-1]) if len(lengths) else 0,
         length_bins=length_histogram(lengths),
         top_words=counts.most_common(top),
         samples=spread(corpus.train, samples),
         warnings=list(corpus.warnings),
         true_perplexity=floor,
     )
+
+
+def word_counts(sentences) -> Counter[str]:
+    """How often each word occurs, in order of first appearance (as a Counter over the sentences holds them)."""
+    if hasattr(sentences, "word_counts"):
+        return Counter(sentences.word_counts())
+    return Counter(w for s in sentences for w in s)
+
+
+def sentence_lengths(sentences) -> np.ndarray:
+    if hasattr(sentences, "lengths"):
+        return np.asarray(sentences.lengths, dtype=np.int64)
+    return np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
 
 
 def true_perplexity(corpus: Corpus, split: str = "test") -> float | None:
@@ -111,13 +131,15 @@ def true_perplexity(corpus: Corpus, split: str = "test") -> float | None:
 BIN_EDGES = (1, 5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200)
 
 
-def length_histogram(lengths: list[int]) -> list[LengthBin]:
+def length_histogram(lengths) -> list[LengthBin]:
     """Counts of sentence lengths in fixed bins (1-4, 5-9, ... 200+), empty bins at the ends dropped."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    longest = int(lengths.max()) if len(lengths) else 0
     bins = []
     for low, nxt in zip(BIN_EDGES, (*BIN_EDGES[1:], None)):
-        high = nxt - 1 if nxt else max(max(lengths, default=low), low)
-        count = sum(1 for n in lengths if low <= n <= high) if nxt else sum(1 for n in lengths if n >= low)
-        bins.append(LengthBin(low, high, count))
+        high = nxt - 1 if nxt else max(longest, low)
+        inside = (lengths >= low) & (lengths <= high) if nxt else lengths >= low
+        bins.append(LengthBin(low, high, int(inside.sum())))
     while bins and bins[-1].count == 0:
         bins.pop()
     while bins and bins[0].count == 0:

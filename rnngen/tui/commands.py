@@ -18,6 +18,8 @@ def app_commands(app: "RnngenApp") -> Iterator[tuple[str, Callable[[], object], 
     yield "Start training", partial(app.run_action, "start_training"), "train with the options on the Train tab"
     yield "Stop training", partial(app.run_action, "stop_training"), "stop after the current batch (the model is kept)"
     yield "Resume training", partial(app.run_action, "resume_training"), "continue training the named model"
+    yield ("Attach to a training run (events file)", partial(attach_to_run, app),
+           "draw live a run started elsewhere with rnngen train --events FILE (ctrl+o on the Train tab)")
     for name in app.builtin_corpora():
         yield f"Use built-in corpus: {name}", partial(app.choose_corpus, name), "load it on the Corpus tab"
     for name in app.downloaded_corpora():
@@ -31,6 +33,14 @@ def app_commands(app: "RnngenApp") -> Iterator[tuple[str, Callable[[], object], 
     yield "Write the n-gram as an ARPA file", partial(app.ask_path, "arpa"), "for KenLM, SRILM, Moses or Kaldi"
     yield "Help", app.action_help, "keys and what each tab does"
     yield "Toggle light/dark theme", app.action_toggle_dark, "switch between the light and dark theme"
+
+
+def attach_to_run(app: "RnngenApp") -> None:
+    """Show the Train tab and ask there for the events file to follow."""
+    from rnngen.tui.screens.train import TrainPane
+
+    app.action_show_tab("train")
+    app.query_one(TrainPane).action_attach()
 
 
 class RnngenCommands(Provider):

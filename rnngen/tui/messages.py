@@ -50,6 +50,19 @@ class DownloadProgressed(Message):
 
 
 @dataclass
+class CorpusProgressed(Message):
+    """Preparing a corpus moved on: `phase` is reading, tokenizing or caching (`corpus.store.Progress`)."""
+
+    spec: str
+    phase: str
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, CorpusProgressed) and message.spec == self.spec
+
+
+@dataclass
 class DownloadFinished(Message):
     """A download ended; `error` is empty on success."""
 

@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 
 from rnngen.errors import RnngenError
 from rnngen.tui.messages import describe_error
-from rnngen.tui.messages import CorpusFailed, CorpusLoaded, DownloadFinished, DownloadProgressed
+from rnngen.tui.messages import CorpusFailed, CorpusLoaded, CorpusProgressed, DownloadFinished, DownloadProgressed
 from rnngen.tui.widgets.corpus_stats import CorpusStats, compute_stats
 
 
@@ -94,11 +94,14 @@ class CorpusPane(Horizontal):
                             tooltip="words kept for the coverage and OOV numbers (as training would keep them)")
                 yield Checkbox("lowercase", id="lowercase")
             yield ProgressBar(id="download-progress", show_eta=False)
+            yield Label("", id="prepare-phase")
+            yield ProgressBar(id="prepare-progress", show_eta=False)
         yield CorpusStats(id="corpus-stats")
 
     def on_mount(self) -> None:
         app: Any = self.app
         self.query_one("#download-progress").display = False
+        self.show_preparing(None)
         self.refresh_sources()
         if app.corpus_spec in app.builtin_corpora():
             self.load(app.corpus_spec)
@@ -191,8 +194,11 @@ class CorpusPane(Horizontal):
     def _load(self, spec: str, lowercase: bool, vocab_size: int) -> None:
         from rnngen.corpus import load_corpus
 
+        def progress(phase: str, done: int, total: int) -> None:
+            self.post_message(CorpusProgressed(spec, phase, done, total))
+
         try:
-            corpus = load_corpus(spec, lowercase=lowercase, root=self.app.corpora)
+            corpus = load_corpus(spec, lowercase=lowercase, root=self.app.corpora, progress=progress)
             stats = compute_stats(corpus, vocab_size)
         except Exception as exc:  # shown, never fatal: a bad file must not end the session
             self.post_message(CorpusFailed(spec, describe_error(exc)))
@@ -201,9 +207,22 @@ class CorpusPane(Horizontal):
             return
         self.post_message(CorpusLoaded(spec, corpus, stats))
 
+    @on(CorpusProgressed)
+    def _preparing(self, message: CorpusProgressed) -> None:
+        self.show_preparing(message)
+
+    def show_preparing(self, message: CorpusProgressed | None) -> None:
+        """The phase and a bar while a corpus is read, tokenized and cached (a cached one never shows them)."""
+        label, bar = self.query_one("#prepare-phase", Label), self.query_one("#prepare-progress", ProgressBar)
+        label.display = bar.display = message is not None
+        if message is not None:
+            label.update(f"{message.phase} {Path(message.spec).name}")
+            bar.update(total=message.total or None, progress=message.done)
+
     @on(CorpusLoaded)
     def _loaded(self, message: CorpusLoaded) -> None:
         app: Any = self.app
+        self.show_preparing(None)
         self.loading_label("")
         app.set_corpus(message.spec, message.corpus, {"lowercase": self.query_one("#lowercase", Checkbox).value})
         self.query_one(CorpusStats).show(message.stats)
@@ -212,6 +231,7 @@ class CorpusPane(Horizontal):
 
     @on(CorpusFailed)
     def _failed(self, message: CorpusFailed) -> None:
+        self.show_preparing(None)
         self.loading_label("")
         self.app.notify(message.error, title=f"Cannot load {message.spec}", severity="error", timeout=8)
 

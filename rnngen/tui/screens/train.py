@@ -3,11 +3,16 @@
 The engine's `train()` generator runs in a thread worker; each event is posted
 to this pane as a `TrainingEvent` message, so all widget work happens on the
 UI thread and stays small (plots are redrawn by a timer, not per event).
+
+A run started elsewhere (`rnngen train --events FILE`, another process or a GPU
+server over a shared folder) is drawn the same way: attaching (ctrl+o) follows
+FILE in a thread worker and posts each event it reads as a `TrainingEvent`.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, RichLog, Select, Static
 
 from rnngen import events
@@ -26,13 +32,15 @@ from rnngen.config import PRESET_HELP, PRESETS, preset
 TUI_PRESET = "small-corpus"
 from rnngen.display import clock
 from rnngen.errors import RnngenError
-from rnngen.tui.messages import describe_error, EntropyFloorComputed, TrainingEnded, TrainingEvent
+from rnngen.tui.messages import (describe_error, CorpusProgressed, EntropyFloorComputed, TrainingEnded,
+                                 TrainingEvent)
 from rnngen.tui.widgets.config_form import ConfigForm
 from rnngen.tui.widgets.training_plots import TrainingPlots
 
 
 PROGRESS_STEPS = 1000
 FLOOR_SPLIT = "valid"  # the split the chart's perplexities are measured on
+POLL_S = 0.5  # how often an attached events file is read for new lines
 
 
 def yield_to_the_ui() -> float:
@@ -76,6 +84,29 @@ def status_lines(e: events.BatchDone, best_ppl: float | None) -> str:
             f"lr {e.lr:.3g}{best}")
 
 
+def skipped_note(path: Path, bad: int, unknown: int) -> str:
+    """What a followed file held that could not be drawn: never silent, never a crash."""
+    parts = [f"{bad} unreadable line(s)"] * bool(bad) + [f"{unknown} event(s) of a newer rnngen"] * bool(unknown)
+    return f"{path.name}: skipped {' and '.join(parts)} so far"
+
+
+@dataclass
+class AttachNoted(Message):
+    """Something the followed events file did that the log should say (a new run, skipped lines)."""
+
+    attachment: int  # which attachment said it (one detached meanwhile is not listened to)
+    text: str
+
+
+@dataclass
+class AttachEnded(Message):
+    """Following an events file ended: its run finished, or the file could not be read (`error`)."""
+
+    attachment: int
+    path: Path
+    error: str = ""
+
+
 class TrainPane(Horizontal):
     """Form on the left, live progress on the right."""
 
@@ -83,6 +114,7 @@ class TrainPane(Horizontal):
         Binding("ctrl+s", "start", "Start"),
         Binding("ctrl+x", "stop", "Stop"),
         Binding("ctrl+r", "resume", "Resume"),
+        Binding("ctrl+o", "attach", "Attach"),
         Binding("ctrl+g", "gradients", "Gradients"),
     ]
 
@@ -95,6 +127,9 @@ class TrainPane(Horizontal):
         self.total_batches = 0
         self.saved: Path | None = None
         self.best_ppl: float | None = None
+        self.attached: Path | None = None  # the events file of a run followed from elsewhere
+        self._attachment = 0
+        self._last_events_file = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="train-setup"):
@@ -157,14 +192,19 @@ class TrainPane(Horizontal):
         self._sync_buttons(bool(problems))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The footer offers Stop while training, Start and Resume otherwise."""
-        if action in ("start", "resume"):
-            return not self.training
+        """The footer offers Stop while training or attached, Start, Resume and Attach otherwise."""
+        if action in ("start", "resume", "attach"):
+            return not self.busy
         if action == "stop":
-            return self.training
+            return self.busy
         if action == "gradients":  # on a -wide screen all three charts show
             return not self.screen.has_class("-wide")
         return True
+
+    @property
+    def busy(self) -> bool:
+        """Training here or following a run elsewhere: the two never mix in one display."""
+        return self.training or self.attached is not None
 
     def on_resize(self) -> None:
         self.refresh_bindings()
@@ -173,9 +213,9 @@ class TrainPane(Horizontal):
         if invalid is None:
             invalid = not self.query_one(ConfigForm).valid or bool(valid_name(self.query_one("#out-name", Input).value,
                                                                                  self.app.checkpoints))
-        self.query_one("#start", Button).disabled = self.training or invalid
-        self.query_one("#resume", Button).disabled = self.training or invalid
-        self.query_one("#stop", Button).disabled = not self.training
+        self.query_one("#start", Button).disabled = self.busy or invalid
+        self.query_one("#resume", Button).disabled = self.busy or invalid
+        self.query_one("#stop", Button).disabled = not self.busy
         self.refresh_bindings()
 
     # -- actions ---------------------------------------------------------------------------
@@ -189,7 +229,9 @@ class TrainPane(Horizontal):
 
     @on(Button.Pressed, "#stop")
     def action_stop(self) -> None:
-        if self.training and self.stop_event is not None:
+        if self.attached is not None:
+            self.detach()
+        elif self.training and self.stop_event is not None:
             self.stop_event.set()
             self.query_one("#train-status", Static).update("Stopping after this batch; the best model is kept …")
         else:
@@ -197,8 +239,8 @@ class TrainPane(Horizontal):
 
     def _begin(self, resume: bool) -> None:
         app: Any = self.app
-        if self.training:
-            app.notify("Training is already running; stop it first (ctrl+x).", severity="warning")
+        if self.busy:
+            app.notify(self._busy_note(), severity="warning")
             return
         name = self.query_one("#out-name", Input).value.strip()
         problem = valid_name(name, app.checkpoints)
@@ -256,7 +298,11 @@ class TrainPane(Horizontal):
         try:
             set_threads()  # $RNNGEN_THREADS, else all cores but one (so the UI thread keeps one), as the CLI
             if corpus is None:
-                corpus = load_corpus(spec, lowercase=options.get("lowercase", False), root=self.app.corpora)
+                def progress(phase: str, done: int, total: int) -> None:
+                    self.post_message(CorpusProgressed(spec, phase, done, total))
+
+                corpus = load_corpus(spec, lowercase=options.get("lowercase", False), root=self.app.corpora,
+                                     progress=progress)
             floor = true_perplexity(corpus, FLOOR_SPLIT) if corpus.valid else None
             if floor is not None:
                 self.post_message(EntropyFloorComputed(floor, FLOOR_SPLIT))
@@ -286,6 +332,114 @@ class TrainPane(Horizontal):
             sys.setswitchinterval(switch_interval)
             torch.set_num_threads(threads)  # the process's setting, as it was before this run
 
+    # -- a run started elsewhere, followed through its events file ------------------------------
+    def _busy_note(self) -> str:
+        if self.attached is not None:
+            return f"Attached to {self.attached}; detach first (ctrl+x)."
+        return "Training is already running; stop it first (ctrl+x)."
+
+    def action_attach(self) -> None:
+        """Ask for the events file of a run (`rnngen train --events FILE`) and follow it."""
+        from rnngen.tui.screens.dialogs import PromptScreen
+
+        if self.busy:
+            self.app.notify(self._busy_note(), severity="warning")
+            return
+        self.app.push_screen(PromptScreen("Attach to a training run: its events file (rnngen train --events FILE):",
+                                          self._last_events_file),
+                             lambda path: self.attach(path) if path else None)
+
+    def attach(self, path: str | Path) -> None:
+        """Draw the run whose events `path` holds: what is there at once, then each new line as it comes."""
+        if self.busy:
+            self.app.notify(self._busy_note(), severity="warning")
+            return
+        self._last_events_file = str(path)
+        file = Path(path).expanduser()
+        if not file.is_file():  # said at once; a file that vanishes later is waited for
+            self.app.notify(f"No events file {file}" + (" (it is a folder)" if file.is_dir() else ""),
+                            title="Cannot attach", severity="error")
+            return
+        self.attached, self.saved, self.best_ppl = file, None, None
+        self._sync_buttons()
+        self.query_one("#stop", Button).focus()
+        self.query_one(TrainingPlots).reset()
+        self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#train-log", RichLog).write(f"attached to {file}: drawing its run (ctrl+x detaches)")
+        self.query_one("#train-status", Static).update(f"Following {file} … (ctrl+x detaches)")
+        self._attachment += 1
+        self._follow(file, self._attachment)
+
+    def detach(self) -> None:
+        """Stop following; the run itself goes on wherever it runs."""
+        path, self.attached = self.attached, None
+        self.workers.cancel_group(self, "attach")
+        self._not_attached()
+        self.query_one("#train-log", RichLog).write(f"detached from {path} (the run itself goes on)")
+        self.query_one("#train-status", Static).update(f"Detached from {path}. Attach again with ctrl+o.")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="attach")
+    def _follow(self, path: Path, attachment: int) -> None:
+        """Runs in a thread: poll the file, post its events; a `Finished` with nothing after it ends the run."""
+        from textual.worker import get_current_worker
+
+        worker, follower = get_current_worker(), events.EventFollower(path)
+        bad = unknown = 0
+        read_once = False
+        while not worker.is_cancelled:
+            try:
+                read = follower.poll()
+            except RnngenError as exc:
+                if not read_once:
+                    self.post_message(AttachEnded(attachment, path, error=str(exc)))
+                    return
+                read = events.Read(())  # replaced or briefly gone: wait for it to come back
+            read_once = True
+            if read.restarted:
+                self.post_message(AttachNoted(attachment, f"{path.name} was started over: a new run"))
+            for event in read.events:
+                if worker.is_cancelled:
+                    return
+                self.post_message(TrainingEvent(event))
+            if (follower.bad, follower.unknown) != (bad, unknown):
+                bad, unknown = follower.bad, follower.unknown
+                self.post_message(AttachNoted(attachment, skipped_note(path, bad, unknown)))
+            if read.events and isinstance(read.events[-1], events.Finished) and not read.more:
+                self.post_message(AttachEnded(attachment, path))
+                return
+            if not read.more:
+                worker.cancelled_event.wait(POLL_S)
+
+    @on(AttachNoted)
+    def _attach_noted(self, message: AttachNoted) -> None:
+        if message.attachment == self._attachment and self.attached is not None:
+            self.query_one("#train-log", RichLog).write(message.text)
+
+    @on(AttachEnded)
+    def _attach_ended(self, message: AttachEnded) -> None:
+        if message.attachment != self._attachment or self.attached is None:  # detached meanwhile
+            return
+        self.attached = None
+        self._not_attached()
+        if message.error:
+            self.query_one("#train-status", Static).update(Text(f"Cannot follow: {message.error}", style="red"))
+            self.app.notify(message.error, title="Cannot attach", severity="error")
+            return
+        best = f" (best valid ppl {self.best_ppl:.2f})" if self.best_ppl is not None else ""
+        self.query_one("#train-status", Static).update(f"The run in {message.path} finished{best}.")
+        self.app.notify(f"The run in {message.path.name} finished{best}.", title="Attached run finished")
+
+    def _not_attached(self) -> None:
+        """Start and Resume again; the focus leaves the disabled Stop button, so the tab's keys stay offered."""
+        had_focus = self.app.focused is self.query_one("#stop", Button)
+        self._sync_buttons()
+        if had_focus:
+            self.query_one("#start", Button).focus()
+        self.query_one(TrainingPlots).redraw()
+        bar = self.query_one("#train-progress", ProgressBar)
+        if bar.total is None:  # nothing arrived: no pulsing bar for a run not drawn
+            bar.update(total=1, progress=0)
+
     # -- events from the worker -------------------------------------------------------------
     @on(EntropyFloorComputed)
     def _floor(self, message: EntropyFloorComputed) -> None:
@@ -293,15 +447,27 @@ class TrainPane(Horizontal):
         self.query_one("#train-log", RichLog).write(
             f"true perplexity of the source on {message.split} (floor): {message.perplexity:.2f}")
 
+    @on(CorpusProgressed)
+    def _preparing(self, message: CorpusProgressed) -> None:
+        """The corpus is read, tokenized and cached before the first batch (a cached one is there at once)."""
+        share = f" {100 * message.done / message.total:.0f}%" if message.total else ""
+        self.query_one("#train-status", Static).update(f"{message.phase} {Path(message.spec).name}…{share}")
+        self.query_one("#train-progress", ProgressBar).update(total=message.total or None, progress=message.done)
+
     @on(TrainingEvent)
     def _event(self, message: TrainingEvent) -> None:
         message.stop()
+        if not self.busy:  # queued by an attachment since detached
+            return
         event = message.event
         handler = getattr(self, f"_on_{type(event).__name__}", None)
         if handler is not None:
             handler(event)
 
     def _on_Started(self, e: events.Started) -> None:
+        if self.attached is not None:  # each run in a followed file (a resume appends one) draws afresh
+            self.query_one(TrainingPlots).reset()
+            self.best_ppl = None
         self.start_epoch, self.batches_per_epoch = e.start_epoch, e.batches_per_epoch
         self.total_batches = max(e.epochs - e.start_epoch + 1, 1) * e.batches_per_epoch
         self.query_one("#train-progress", ProgressBar).update(total=PROGRESS_STEPS, progress=0)
@@ -327,7 +493,8 @@ class TrainPane(Horizontal):
         by_time = e.elapsed_s / (e.elapsed_s + e.eta_s) if e.elapsed_s + e.eta_s > 0 else 0.0
         self.query_one("#train-progress", ProgressBar).update(progress=PROGRESS_STEPS * max(done, by_time))
         self.query_one(TrainingPlots).add_loss(e.epoch - 1 + e.fraction, e.loss)
-        self.query_one("#train-status", Static).update(status_lines(e, self.best_ppl))
+        following = f"\nfollowing {self.attached.name} · ctrl+x detaches" if self.attached is not None else ""
+        self.query_one("#train-status", Static).update(status_lines(e, self.best_ppl) + following)
 
     def _on_Gradients(self, e: events.Gradients) -> None:
         self.query_one(TrainingPlots).add_gradients(e.epoch, e.batch, e.batches, e.norms, e.clip, e.clipped)

@@ -24,6 +24,11 @@ CHOICES = {"rnn_type": RNN_TYPES, "optimizer": OPTIMIZERS, "mode": TRAIN_MODES, 
 CONFIGS = (ModelConfig, TrainConfig)
 
 
+def form_fields(cls) -> list:
+    """The fields the form shows: all but those marked `form: False` (`nproc`: the app trains in one process)."""
+    return [f for f in fields(cls) if f.metadata.get("form", True)]
+
+
 def choices_for(name: str, default: Any) -> tuple[str, ...] | None:
     """The allowed values of a text option: known ones, else the rnngen.config tuple that holds its default."""
     if name in CHOICES:
@@ -83,7 +88,7 @@ class ConfigForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         for cls in CONFIGS:
             yield Label("model" if cls is ModelConfig else "training", classes="section")
-            for f in fields(cls):
+            for f in form_fields(cls):
                 help_text = f.metadata.get("help", "")
                 with Horizontal(classes="field"):
                     yield Label(option_words(f.name), classes="field-name")
@@ -108,7 +113,7 @@ class ConfigForm(VerticalScroll):
         built = []
         for cls in CONFIGS:
             overrides = {}
-            for f in fields(cls):
+            for f in form_fields(cls):
                 w = self.query_one(f"#opt-{f.name}")
                 if isinstance(w, Input):
                     try:
@@ -122,7 +127,7 @@ class ConfigForm(VerticalScroll):
 
     def set_values(self, model: ModelConfig, train: TrainConfig) -> None:
         for config in (model, train):
-            for f in fields(config):
+            for f in form_fields(config):
                 w = self.query_one(f"#opt-{f.name}")
                 value = getattr(config, f.name)
                 w.value = value if not isinstance(w, Input) else str(value)
