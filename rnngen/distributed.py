@@ -133,6 +133,20 @@ class Context:
             raise error
         return result
 
+    def agree(self, value: str, what: str) -> None:
+        """Stop every rank when they hold different `value`s (a corpus whose files differ between machines,
+        or changed between two ranks' reads): ranks that trained on different text would disagree silently."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        said: list = [None] * self.world
+        dist.all_gather_object(said, value)
+        if len(set(said)) > 1:
+            ranks = ", ".join(str(r) for r, v in enumerate(said) if v != said[0])
+            raise RnngenError(f"the processes read different {what}: rank(s) {ranks} differ from rank 0 (the "
+                              "files differ between the machines, or changed while they were read)")
+
     def from_main(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` as rank 0 computes it, on every rank: a choice that could come out differently on
         each (a timed probe of the machine) is made once. Rank 0's user error stops every rank."""

@@ -56,10 +56,3 @@ class IdSentences(Sequence[np.ndarray]):
     @property
     def num_tokens(self) -> int:
         return int(self.starts[-1] - self.starts[0])
-
-    def nonempty(self) -> "IdSentences":
-        """Without empty sentences: they hold no tokens, so only the offsets change."""
-        keep = self.lengths > 0
-        if keep.all():
-            return self
-        return IdSentences(self.flat, np.append(self.starts[:-1][keep], self.starts[-1]))

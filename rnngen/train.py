@@ -72,16 +72,25 @@ def check_sizes(train_ids: list[list[int]], valid_ids: list[list[int]], config: 
     if not valid_ids:
         raise CorpusError("the validation split is empty")
     if config.mode == "stream":
-        ids = IdSentences.of(train_ids)
-        tokens = ids.num_tokens + 2 * len(ids)
+        tokens = stream_length(train_ids)
         if tokens < rows * (config.bptt + 1):
             raise CorpusError(
                 f"the training split has {tokens} tokens, too few for batch size {batch} x bptt "
                 f"{config.bptt}; use a smaller {{batch_size}} or {{bptt}}", options=("batch_size", "bptt"))
+        held = stream_length(valid_ids)
+        if held < rows + 1:  # validation lays its text out in as many rows: with fewer tokens it scores nothing
+            raise CorpusError(f"the validation split has {held} tokens, too few for batch size {batch}; use a "
+                              "smaller {batch_size}", options=("batch_size",))
     elif len(train_ids) < rows:
         raise CorpusError(
             f"the training split has {len(train_ids)} sentences, fewer than the batch size {batch}; "
             "use a smaller {batch_size}", options=("batch_size",))
+
+
+def stream_length(sentences) -> int:
+    """Tokens of sentences laid end to end as `<s> w.. </s>` (the stream layout)."""
+    ids = IdSentences.of(sentences)
+    return ids.num_tokens + 2 * len(ids)
 
 
 class Trainer:
@@ -220,7 +229,8 @@ class Trainer:
         per_epoch = count_batches(cfg.mode, self.train_ids, cfg.batch_size, cfg.bptt, world=self.context.world)
         start = self.clock()
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
-        yield Started(cfg.epochs, per_epoch, sum(len(s) + 1 for s in self.train_ids), len(self.lm.vocab),
+        train = IdSentences.of(self.train_ids)
+        yield Started(cfg.epochs, per_epoch, train.num_tokens + len(train), len(self.lm.vocab),
                       module.num_parameters(), str(self.device), self.epoch, tuple(self.history))
         reason, epochs_run = "epochs", 0
         first_epoch = self.epoch

@@ -224,3 +224,50 @@ def test_training_on_arrays_equals_training_on_lists(tmp_path, cache):
         for (name, p), q in zip(a.module.state_dict().items(), b.module.state_dict().values()):
             assert torch.equal(p, q), name
         assert a.evaluate(arrays.test).nll == b.evaluate(lists.test).nll
+
+
+def test_a_detected_entry_serves_an_explicit_choice_it_agrees_with(tmp_path, cache):
+    """`train` detects how a corpus is tokenized, `eval` of its model says so: both read one entry."""
+    path = book(tmp_path)
+    detected = load_corpus(path)
+    assert load_corpus(path, tokenized=False).cache == detected.cache
+    forced = load_corpus(path, tokenized=True)  # the other choice: prepared anew, split on spaces
+    assert forced.cache != detected.cache and forced.settings.words == "whitespace"
+
+
+def test_a_rewrite_keeping_size_and_modification_time_is_seen(tmp_path, cache):
+    path = book(tmp_path)
+    first = load_corpus(path)
+    stamp = path.stat().st_mtime_ns
+    path.write_text(TEXT.replace("cat", "cow"), encoding="utf-8")  # same size
+    os.utime(path, ns=(stamp, stamp))  # as `cp -p` or `rsync -t` would leave it
+    again = load_corpus(path)
+    assert again.cache != first.cache and "cow" in again.train[0] + again.train[1]
+
+
+def test_a_new_entry_sweeps_the_old_one_and_killed_writers_leftovers(tmp_path, cache):
+    path = book(tmp_path)
+    old = load_corpus(path).cache
+    leftover = cache / ".book-0123.deadbeef.tmp"
+    leftover.mkdir()
+    os.utime(leftover, (1, 1))  # long ago
+    fresh = cache / ".book-4567.cafe.tmp"  # another process writing right now
+    fresh.mkdir()
+    path.write_text(TEXT + "A new line.\n", encoding="utf-8")
+    new = load_corpus(path).cache
+    other = load_corpus(path, lowercase=True).cache  # read another way: kept beside it
+    assert not old.exists() and not leftover.exists() and fresh.exists()
+    assert new.exists() and other.exists()
+
+
+def test_validation_too_short_for_the_stream_layout_is_refused(tmp_path):
+    from rnngen.config import ModelConfig, TrainConfig
+    from rnngen.corpus.base import Corpus
+    from rnngen.tokenize import TokenizerSettings
+    from rnngen.train import train
+
+    lines = [["a", "b", "c", "d"]] * 50
+    corpus = Corpus("short", lines, [["a", "b"]], [["a", "b"]], TokenizerSettings.pretokenized())
+    tc = TrainConfig(epochs=1, batch_size=8, bptt=4, mode="stream", sample_every=0)
+    with pytest.raises(CorpusError, match="validation split has 4 tokens, too few for batch size 8"):
+        train(corpus, ModelConfig(hidden=8, emb=8, layers=1, vocab_size=20), tc, tmp_path / "m")

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from rnngen.errors import InputError
-from rnngen.tokenize import (PIECE, TokenizerSettings, fast_sentences, fast_splitter, fast_words, iter_tokenized,
-                             split_sentences, tokenize_words, train_punkt, train_punkt_fast)
+from rnngen.fast_tokenize import fast_sentences, fast_splitter, fast_words, iter_tokenized, train_punkt_fast
+from rnngen.tokenize import PIECE, TokenizerSettings, split_sentences, tokenize_words, train_punkt
 
 NLTK = TokenizerSettings()
 
@@ -68,6 +68,34 @@ def test_the_fast_path_equals_nltk_on_a_shared_corpus(shared_corpora, name, size
     assert len(new) == len(old) and new == old
     prepared = prepare_raw(text)
     assert params_of(train_punkt_fast(prepared)) == params_of(train_punkt(prepared))
+
+
+EVERY_FILE = ["grimm/raw.txt", "grimm/train.txt", "grimm/valid.txt", "grimm/test.txt",
+              "japanese-fairy-tales/raw.txt", "japanese-fairy-tales/train.txt", "japanese-fairy-tales/valid.txt",
+              "japanese-fairy-tales/test.txt", "tinyshakespeare/input.txt", "bench/shakespeare/train.txt",
+              "bench/shakespeare/valid.txt", "bench/shakespeare/test.txt", "ptb/valid.txt", "ptb/test.txt",
+              "wikitext-2/valid.txt", "wikitext-2/test.txt", "bench/wt2-mini/train.txt", "bench/wt2-mini/valid.txt",
+              "bench/wt2-mini/test.txt"]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", EVERY_FILE)
+def test_every_shared_file_whole_is_prepared_as_nltk_prepares_it(shared_corpora, name):
+    """Each whole file, read as `rnngen` reads it (its tokenization detected): the corpus path
+    (`text_to_split`, one process here) and two workers cutting it into small chunks both give exactly
+    what NLTK's own tokenizers give; pre-tokenized files go through the line-block path instead."""
+    from rnngen.corpus.arrays import SplitBuilder, WordTable
+    from rnngen.corpus.local import corpus_punkt, prepare_raw, read_text, strip_gutenberg, text_to_split
+
+    text = strip_gutenberg(read_text(shared_corpora / name)[0])
+    expected, settings = old_text_to_sentences(text, None, False)
+    builder = SplitBuilder(WordTable())
+    assert text_to_split(text, None, False, builder)[0] == settings
+    assert [list(s) for s in builder.build()] == expected
+    if settings.words == "nltk":
+        prepared = prepare_raw(text)
+        splitter = corpus_punkt(prepared) if settings.sentences == "punkt" else None
+        assert fast(prepared, settings, splitter, workers=2, chunk_chars=150_000, min_parallel_chars=0) == expected
 
 
 @pytest.mark.shared
@@ -159,7 +187,7 @@ ALL_CHARS = "".join(chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i
 def test_the_lower_cased_screens_see_every_case_insensitive_match():
     """A contraction (stdlib re, (?i)) is screened in the lower-cased text: each screen character must
     match (?i) only itself and its capital, so the lower-cased match holds the screen."""
-    from rnngen.tokenize import _LOWER_SCREENS
+    from rnngen.fast_tokenize import _LOWER_SCREENS
 
     for char in sorted(set("".join(s for screen in _LOWER_SCREENS.values() for s in screen))):
         assert set(re.findall(f"(?i){re.escape(char)}", ALL_CHARS)) <= {char, char.upper()}, char
@@ -170,7 +198,7 @@ def test_every_word_pattern_is_screened_and_no_screen_hides_a_match():
     import regex
     from nltk.tokenize import NLTKWordTokenizer as W
 
-    from rnngen.tokenize import _LOWER_SCREENS, _SCREENS, _fast_word_tokenizer, _FastWordTokenizer
+    from rnngen.fast_tokenize import _LOWER_SCREENS, _SCREENS, _fast_word_tokenizer, _FastWordTokenizer
 
     assert isinstance(_fast_word_tokenizer(), _FastWordTokenizer)  # NLTK still tokenizes the probe the same
     steps = [*W.STARTING_QUOTES, *W.PUNCTUATION, W.PARENS_BRACKETS, W.DOUBLE_DASHES, *W.ENDING_QUOTES]
@@ -202,7 +230,7 @@ def _text_for_workers() -> str:
 
 
 def test_several_processes_give_what_one_gives_in_order_with_progress():
-    from rnngen.tokenize import _jobs
+    from rnngen.fast_tokenize import _jobs
 
     text = _text_for_workers()
     assert {kind for kind, _, _ in _jobs(text, NLTK, 6_000)} == {"text", "pieces"}
@@ -245,7 +273,7 @@ def test_a_splitter_of_another_kind_stays_in_this_process(splitter):
 
 
 def _worker_modules() -> list[str]:
-    from rnngen.tokenize import _worker_job
+    from rnngen.fast_tokenize import _worker_job
 
     assert _worker_job(("k", None, NLTK, ("text", "A cat sat. A dog ran.", 21)))[0] == "ok"
     return sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "textual", "rich", "rnngen"))
@@ -256,12 +284,12 @@ def test_a_worker_imports_neither_torch_nor_the_interface():
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        assert pool.apply(_worker_modules) == ["rnngen", "rnngen.errors", "rnngen.tokenize"]
+        assert pool.apply(_worker_modules) == ["rnngen", "rnngen.errors", "rnngen.fast_tokenize", "rnngen.tokenize"]
 
 
 # -- errors ------------------------------------------------------------------------------------
 def test_a_timeout_in_nltk_is_still_one_line(monkeypatch):
-    import rnngen.tokenize as tokenize
+    import rnngen.fast_tokenize as tokenize
 
     class Slow:
         def tokenize(self, text):
@@ -293,7 +321,8 @@ class Captured(io.TextIOBase):
     def fileno(self): return -1
     def write(self, s): return len(s)
 sys.stderr = Captured()
-from rnngen.tokenize import TokenizerSettings, iter_tokenized
+from rnngen.fast_tokenize import iter_tokenized
+from rnngen.tokenize import TokenizerSettings
 text = "One line here.\\nAnother line there.\\n" * 2000
 batches = list(iter_tokenized(text, TokenizerSettings(sentences="lines"), workers=2, chunk_chars=10_000,
                               min_parallel_chars=0))

@@ -59,6 +59,19 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def _corpus(args: argparse.Namespace, context):
+    """The corpus, prepared once per machine: its first process tokenizes (with the machine's cores) and caches
+    it, then the others read the cache; all must hold the same text."""
+    def read(first: bool):
+        return read_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase) if first else None
+
+    corpus = context.together(read, context.local_rank == 0)
+    if corpus is None:
+        corpus = read(True)
+    context.agree(corpus.fingerprint, "corpora")
+    return corpus
+
+
 def _train(args: argparse.Namespace, context) -> int:
     """The run itself, in one process or as one rank of a distributed run (`context`)."""
     from rnngen.config import AUTO, PRESET_HELP, ModelConfig, preset, with_overrides
@@ -71,7 +84,7 @@ def _train(args: argparse.Namespace, context) -> int:
     if context.distributed and args.nproc not in (None, context.world):
         raise ConfigError(f"{{nproc}} {args.nproc} does not match the {context.world} processes torchrun started: "
                           "leave {nproc} out under torchrun", ("nproc",))
-    corpus = read_corpus(args.corpus, tokenized=args.tokenized, lowercase=args.lowercase)
+    corpus = _corpus(args, context)
     for warning in corpus.warnings:
         err.print(f"[yellow]warning:[/] {safe(warning)}")
     if args.resume and args.force:

@@ -20,7 +20,8 @@ from rnngen.corpus.base import Corpus, Sentences, combine, digest, split_90_5_5
 from rnngen.corpus.store import Progress
 from rnngen import textfile
 from rnngen.errors import CorpusError
-from rnngen.tokenize import TokenizerSettings, iter_tokenized, train_punkt_fast
+from rnngen.fast_tokenize import iter_tokenized, train_punkt_fast
+from rnngen.tokenize import TokenizerSettings
 
 SPLIT_NAMES = {
     "train": ("train.txt", "wiki.train.tokens", "wiki.train.raw", "ptb.train.txt", "train"),
@@ -236,20 +237,20 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
         files = [path]
     name = corpus_name(path)
     sources = [_source("text", f) for f in files]
-    key = store.entry_key(name, sources, tokenized, lowercase)
-    if (cached := store.load(key)) is not None:
+    key, cached = store.find(name, sources, tokenized, lowercase)
+    if cached is not None:
         return cached
     texts, digests = _read_all(files, warnings, progress)
     table = WordTable()
     builder = SplitBuilder(table)
-    settings = text_to_split("\n\n".join(texts), tokenized, lowercase, builder, progress=progress)
+    settings, _ = text_to_split("\n\n".join(texts), tokenized, lowercase, builder, progress=progress)
     del texts
     sentences = builder.build_first()
     if not sentences:
         raise CorpusError(f"{path} contains no words")
     train, valid, test = split_90_5_5(sentences, str(path))
     corpus = Corpus(name, train, valid, test, settings, str(path), combine(digests), warnings)
-    return _cached(corpus, key, sources, progress)
+    return _cached(corpus, key, sources, progress, tokenized, lowercase)
 
 
 def _source(role: str, path: Path) -> store.Source:
@@ -276,9 +277,10 @@ def _read_all(files: list[Path], warnings: list[str], progress: Progress | None)
     return texts, digests
 
 
-def _cached(corpus: Corpus, key: str, sources: list[store.Source], progress: Progress | None) -> Corpus:
+def _cached(corpus: Corpus, key: str, sources: list[store.Source], progress: Progress | None,
+            tokenized: bool | None, lowercase: bool) -> Corpus:
     """Save a freshly prepared corpus in the cache; a failure to write is a warning, not an error."""
-    warning = store.save(corpus, key, sources, progress)
+    warning = store.save(corpus, key, sources, progress, tokenized, lowercase)
     if warning:
         corpus.warnings.append(warning)
     return corpus
@@ -286,22 +288,27 @@ def _cached(corpus: Corpus, key: str, sources: list[store.Source], progress: Pro
 
 def text_to_split(text: str, tokenized: bool | None, lowercase: bool, builder: SplitBuilder,
                   settings: TokenizerSettings | None = None, splitter=None,
-                  progress: Progress | None = None) -> TokenizerSettings:
-    """Tokenize a whole text into `builder` (as `text_to_sentences` would split it); the settings used."""
+                  progress: Progress | None = None) -> tuple[TokenizerSettings, object]:
+    """Tokenize a whole text into `builder` (as `text_to_sentences` would split it): the settings used and
+    the Punkt splitter (learned from this text unless given; None for line-per-sentence text)."""
     settings = settings or settings_for(text, tokenized, lowercase)
     if settings.words == "whitespace":
         for batch in whitespace_batches(text, settings.lowercase, progress):
             builder.add(batch)
-        return settings
+        return settings, splitter
     text = prepare_raw(text)
+    learned: list = []
     if settings.sentences == "punkt" and splitter is None:
         if progress:
             progress("learning sentence ends in", 0, 0)
-        splitter = lambda: corpus_punkt(text)  # noqa: E731  (learned while the tokenizing workers start)
+
+        def splitter():  # learned while the tokenizing workers start (`iter_tokenized` calls it)
+            learned.append(corpus_punkt(text))
+            return learned[0]
     report = (lambda done, total: progress("tokenizing", done, total)) if progress else None
     for batch in iter_tokenized(text, settings, splitter, progress=report):
         builder.add(batch)
-    return settings
+    return settings, (learned[0] if learned else splitter)
 
 
 BLOCK = 1 << 23  # characters of pre-tokenized text split at a time: memory stays a few times this
@@ -354,8 +361,8 @@ def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool |
         raise CorpusError(f"{name} has no train split")
     present = {s: p for s, p in files.items() if s in SPLIT_NAMES and p is not None}
     sources = [_source(s, p) for s, p in present.items()]
-    key = store.entry_key(name, sources, tokenized, lowercase)
-    if (cached := store.load(key)) is not None:
+    key, cached = store.find(name, sources, tokenized, lowercase)
+    if cached is not None:
         return cached
     total = sum(p.stat().st_size for p in present.values())
     table, settings, splitter = WordTable(), None, None
@@ -372,11 +379,8 @@ def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool |
         if progress:
             progress("reading", done, total)
         text = strip_gutenberg(text)
-        if settings is None:
-            settings = settings_for(text, tokenized, lowercase)
-            splitter = corpus_punkt(prepare_raw(text)) if settings.sentences == "punkt" else None
-        builder = SplitBuilder(table)
-        text_to_split(text, tokenized, lowercase, builder, settings, splitter, progress)
+        builder = SplitBuilder(table)  # train's settings and Punkt model serve valid and test
+        settings, splitter = text_to_split(text, tokenized, lowercase, builder, settings, splitter, progress)
         out[split] = builder
     words = table.words
     built = {s: (b.build(words) if b is not None else None) for s, b in out.items()}
@@ -393,4 +397,4 @@ def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool |
         test = valid
         warnings.append("no test split found: using the validation split")
     corpus = Corpus(name, train, valid, test, settings, source or name, combine(digests), warnings)
-    return _cached(corpus, key, sources, progress)
+    return _cached(corpus, key, sources, progress, tokenized, lowercase)

@@ -50,17 +50,21 @@ def cache_root() -> Path | None:
 
 @dataclass(frozen=True)
 class Source:
-    """One file a corpus is read from, as the key sees it: a changed file has another size or time."""
+    """One file a corpus is read from, as the key sees it: a changed file has another size, modification or
+    status-change time, or is another file (inode). The change time cannot be set back (`touch -r`,
+    `cp -p` and `rsync -t` set the modification time only), so a rewrite keeping size and mtime is seen."""
 
     role: str  # "text", or a split name for train/valid/test files
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
+    inode: int
 
     @classmethod
     def of(cls, role: str, path: Path) -> "Source":
         st = path.stat()
-        return cls(role, str(path.resolve()), st.st_size, st.st_mtime_ns)
+        return cls(role, str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
     def changed(self) -> bool:
         try:
@@ -77,9 +81,12 @@ def _nltk_version() -> str:
 
 
 def entry_key(name: str, sources: list[Source], tokenized: bool | None, lowercase: bool) -> str:
-    """The entry's folder name: readable, and a hash of everything the prepared corpus depends on."""
-    parts = {"format": FORMAT, "sources": [vars(s) for s in sources], "tokenized": tokenized,
-             "lowercase": lowercase, "nltk": _nltk_version()}
+    """The entry's folder name: readable, and a hash of everything the prepared corpus depends on (bump
+    FORMAT when the way rnngen prepares text changes: the key holds rnngen's version too)."""
+    from rnngen import __version__
+
+    parts = {"format": FORMAT, "rnngen": __version__, "sources": [vars(s) for s in sources],
+             "tokenized": tokenized, "lowercase": lowercase, "nltk": _nltk_version()}
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:40] or "corpus"
     return f"{safe}-{digest}"
@@ -93,15 +100,34 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def find(name: str, sources: list[Source], tokenized: bool | None, lowercase: bool) -> tuple[str, Corpus | None]:
+    """The key to save under and the cached corpus, if there is one.
+
+    `tokenized=None` (detect) and an explicit choice are keyed apart, but a detected entry serves an
+    explicit choice it agrees with: `eval` of a model says how its corpus was tokenized, `train` let it
+    be detected, and both read one entry.
+    """
+    key = entry_key(name, sources, tokenized, lowercase)
+    corpus = load(key)
+    if corpus is None and tokenized is not None:
+        detected = load(entry_key(name, sources, None, lowercase))
+        if detected is not None and (detected.settings.words == "whitespace") == tokenized:
+            corpus = detected
+    return key, corpus
+
+
 def load(key: str) -> Corpus | None:
-    """The cached corpus, memory-mapped; None when there is none or it does not check out (it is then removed)."""
+    """The cached corpus, memory-mapped; None when there is none or it does not check out (a broken entry
+    is removed; one that cannot be read just now, as while another process renames it into place, is not)."""
     root = cache_root()
     if root is None or not (root / key / MANIFEST).is_file():
         return None
     folder = root / key
     try:
         return _read(folder)
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError):
+    except OSError:
+        return None
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
         shutil.rmtree(folder, ignore_errors=True)
         return None
 
@@ -142,7 +168,8 @@ def _split(folder: Path, split: str, words: list[str]) -> TokenSplit:
     return TokenSplit(words, ids, starts)
 
 
-def save(corpus: Corpus, key: str, sources: list[Source], progress: Progress | None = None) -> str | None:
+def save(corpus: Corpus, key: str, sources: list[Source], progress: Progress | None = None,
+         tokenized: bool | None = None, lowercase: bool = False) -> str | None:
     """Write `corpus` as the entry `key`; returns a warning line when it could not be cached (the corpus is fine).
 
     Written into a temporary folder that is renamed into place once complete. When a source changed
@@ -161,10 +188,12 @@ def save(corpus: Corpus, key: str, sources: list[Source], progress: Progress | N
         manifest = {"format": FORMAT, "name": corpus.name, "source": corpus.source, "fingerprint": corpus.fingerprint,
                     "settings": corpus.settings.to_dict(), "warnings": corpus.warnings,
                     "sources": [vars(s) for s in sources], "files": files,
+                    "options": {"tokenized": tokenized, "lowercase": lowercase},
                     "splits": {s: {"sentences": len(corpus.split(s)), "tokens": corpus.split(s).num_tokens}
                                for s in SPLITS}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
         _publish(tmp, root / key)
+        sweep(root, key, manifest)
     except OSError as exc:
         return f"could not cache the prepared corpus in {root} ({exc.strerror or exc}); it will be prepared again next time"
     finally:
@@ -193,6 +222,30 @@ def _write(folder: Path, corpus: Corpus, progress: Progress | None) -> dict[str,
     for path in sorted(folder.iterdir()):
         files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     return files
+
+
+STALE_S = 3600  # a temporary folder this old was left by a process killed while it wrote
+
+
+def sweep(root: Path, kept: str, manifest: dict) -> None:
+    """Remove what the new entry makes useless: older entries of the same files read the same way (their
+    source has since changed), and temporary folders of writers that were killed."""
+    import time
+
+    same = ([(s["role"], s["path"]) for s in manifest["sources"]], manifest["options"])
+    for folder in root.iterdir():
+        if folder.name == kept or not folder.is_dir():
+            continue
+        try:
+            if folder.name.startswith("."):
+                if time.time() - folder.stat().st_mtime > STALE_S:
+                    shutil.rmtree(folder, ignore_errors=True)
+                continue
+            other = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            if ([(s["role"], s["path"]) for s in other["sources"]], other.get("options")) == same:
+                shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written, or not ours to judge
 
 
 def _publish(tmp: Path, final: Path) -> None:

@@ -75,6 +75,7 @@ class TrainingEvent(Message):
     """One engine training event (rnngen.events) from the worker."""
 
     event: events.Event
+    attachment: int = 0  # the events-file attachment that read it; 0: a run in this app
 
     def can_replace(self, message: Message) -> bool:
         # Progress may be dropped when a newer one is queued; epochs and samples may not.

@@ -400,7 +400,7 @@ class TrainPane(Horizontal):
             for event in read.events:
                 if worker.is_cancelled:
                     return
-                self.post_message(TrainingEvent(event))
+                self.post_message(TrainingEvent(event, attachment))
             if (follower.bad, follower.unknown) != (bad, unknown):
                 bad, unknown = follower.bad, follower.unknown
                 self.post_message(AttachNoted(attachment, skipped_note(path, bad, unknown)))
@@ -457,8 +457,8 @@ class TrainPane(Horizontal):
     @on(TrainingEvent)
     def _event(self, message: TrainingEvent) -> None:
         message.stop()
-        if not self.busy:  # queued by an attachment since detached
-            return
+        if not self.busy or message.attachment != (self._attachment if self.attached is not None else 0):
+            return  # queued by an attachment since detached (or by the one before it)
         event = message.event
         handler = getattr(self, f"_on_{type(event).__name__}", None)
         if handler is not None:
