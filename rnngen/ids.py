@@ -12,7 +12,39 @@ from typing import Iterator, Sequence
 import numpy as np
 
 
-class IdSentences(Sequence[np.ndarray]):
+class Offsets:
+    """Where each sentence of a flat array starts (`starts`: one more entry than sentences, the last the end):
+    what sentences held as arrays share, the corpus's word ids (`corpus.arrays.TokenSplit`) and a model's."""
+
+    starts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.starts[-1] - self.starts[0])
+
+    def _position(self, i: int) -> int:
+        """Sentence `i` (negative from the end), or IndexError as a list gives."""
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("sentence index out of range")
+        return i
+
+    def _span(self, part: slice) -> np.ndarray | None:
+        """The offsets of a contiguous slice (a view: nothing is copied); None for a slice with a step."""
+        first, last, step = part.indices(len(self))
+        return self.starts[first:max(first, last) + 1] if step == 1 else None
+
+
+class IdSentences(Offsets, Sequence[np.ndarray]):
     """Sentences of model ids, flat: what batching reads (a list of lists of ints holds ~40 bytes a token)."""
 
     def __init__(self, flat: np.ndarray, starts: np.ndarray) -> None:
@@ -30,29 +62,13 @@ class IdSentences(Sequence[np.ndarray]):
         flat = np.fromiter(chain.from_iterable(sentences), dtype=np.int64, count=int(starts[-1]))
         return cls(flat, starts)
 
-    def __len__(self) -> int:
-        return len(self.starts) - 1
-
     def __getitem__(self, i):
         if isinstance(i, slice):
-            first, last, step = i.indices(len(self))
-            if step != 1:
-                return [self[k] for k in range(first, last, step)]
-            return IdSentences(self.flat, self.starts[first:max(first, last) + 1])
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("sentence index out of range")
+            span = self._span(i)
+            return [self[k] for k in range(*i.indices(len(self)))] if span is None else IdSentences(self.flat, span)
+        i = self._position(i)
         return self.flat[self.starts[i]:self.starts[i + 1]]
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
             yield self[i]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.starts)
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.starts[-1] - self.starts[0])

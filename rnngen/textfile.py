@@ -9,6 +9,8 @@ lines with CR alone.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -71,6 +73,45 @@ def decode(raw: bytes, name: str, error: type[RnngenError] = InputError,
         return raw.decode("cp1252")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+BLOCK = 1 << 26  # bytes decoded at a time by `read_and_digest`
+
+
+def read_and_digest(path: Path, error: type[RnngenError] = InputError,
+                    warnings: list[str] | None = None) -> tuple[str, bytes]:
+    """The text of a file, as `read_bytes` + `decode` give it, and the sha256 digest of its bytes.
+
+    UTF-8 is decoded a block at a time, so a 500 MB corpus is never held as bytes and as text at once
+    (over a gigabyte more at the peak). Anything else (UTF-16, bytes that are not UTF-8, a binary file)
+    goes through `decode` whole, for its fallback and its error naming the line.
+    """
+    checked_file(path, error, stdin_ok=False)
+    digest, parts = hashlib.sha256(), []
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(BLOCK):
+                if not parts and (block.startswith((b"\xff\xfe", b"\xfe\xff"))
+                                  or control_share(block[:SNIFF]) > MAX_CONTROL_SHARE):
+                    return _whole(path, error, warnings)
+                if b"\x00" in block:
+                    return _whole(path, error, warnings)
+                digest.update(block)
+                parts.append(decoder.decode(block))
+            parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError:
+        return _whole(path, error, warnings)
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    text = "".join(parts)
+    parts.clear()
+    return text, digest.digest()
+
+
+def _whole(path: Path, error: type[RnngenError], warnings: list[str] | None) -> tuple[str, bytes]:
+    raw = read_bytes(path, error, stdin_ok=False)
+    return decode(raw, str(path), error, warnings), hashlib.sha256(raw).digest()
 
 
 def control_share(sample: bytes) -> float:

@@ -71,3 +71,33 @@ def test_standard_input_is_read_with_the_same_policy():
     assert textfile.read_lines("-", io.BytesIO(b"a\r\nb\n")) == ["a", "b"]
     with pytest.raises(InputError, match="^standard input, line 1: not UTF-8 text$"):
         textfile.read_lines("-", io.BytesIO(b"\xff"))
+
+
+@pytest.mark.parametrize("raw", [
+    "plain ascii\nlines\n".encode(), "\ufeffwith a BOM, caf\u00e9 \u2019 \U0001F600\n".encode() * 50,
+    "UTF-16 text \u00e9\n".encode("utf-16"), "Windows-1252 caf\u00e9 \u2019\n".encode("cp1252") * 30,
+])
+def test_reading_a_block_at_a_time_equals_reading_whole(tmp_path, monkeypatch, raw):
+    """Blocks of 7 bytes cut multibyte characters, a BOM and CRLFs anywhere: the text, the warnings and the
+    digest are those of the whole-file reader."""
+    import hashlib
+
+    from rnngen import textfile
+
+    path = tmp_path / "t.txt"
+    path.write_bytes(raw)
+    whole_warnings, block_warnings = [], []
+    whole = textfile.decode(textfile.read_bytes(path), str(path), warnings=whole_warnings)
+    monkeypatch.setattr(textfile, "BLOCK", 7)
+    text, digest = textfile.read_and_digest(path, warnings=block_warnings)
+    assert (text, block_warnings, digest) == (whole, whole_warnings, hashlib.sha256(raw).digest())
+
+
+def test_reading_blocks_refuses_binary_as_the_whole_reader_does(tmp_path, monkeypatch):
+    from rnngen import textfile
+
+    path = tmp_path / "b.txt"
+    path.write_bytes(b"text line\n" * 5 + b"\x00\x01binary")
+    monkeypatch.setattr(textfile, "BLOCK", 16)
+    with pytest.raises(InputError, match="binary file, not text \\(a NUL byte on line 6\\)"):
+        textfile.read_and_digest(path)

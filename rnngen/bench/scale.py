@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import string
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def tokens_of(text: str, kind: str) -> int:
 
 
 def make_input(kind: str, millions: float, folder: Path, shared: Path) -> Path:
-    """A file of about `millions` million tokens: copies of the base text (the last one cut at a line end).
+    """About `millions` million tokens: copies of the base text (the last one cut at a line end) in a file (raw)
+    or as the training split of a folder (pre-tokenized).
 
     Copy k has its letters rotated by k places: the tokenizer sees text of the same shape but no sentence
     it saw in an earlier copy, so its memo of repeated sentences cannot flatter the speed.
@@ -74,7 +76,13 @@ def make_input(kind: str, millions: float, folder: Path, shared: Path) -> Path:
     copies, rest = divmod(want, per_copy)
     cut = text.rfind("\n", 0, int(len(text) * rest / per_copy)) + 1
     path = folder / f"{kind}-{millions:g}M.txt"
-    with open(path, "w", encoding="utf-8") as f:
+    if kind == "tokenized":  # a train/valid/test folder, as WikiText-103 comes: validation stays small
+        path = folder / f"{kind}-{millions:g}M"
+        path.mkdir()
+        held = text[:text.rfind("\n", 0, 300_000) + 1]
+        for split, shift in (("valid", 13), ("test", 7)):
+            (path / f"{split}.txt").write_text(rotated(held, shift), encoding="utf-8")
+    with open(path / "train.txt" if path.is_dir() else path, "w", encoding="utf-8") as f:
         for k in range(copies + 1):
             copy = rotated(text if k < copies else text[:cut], k)
             f.write(copy)
@@ -138,13 +146,17 @@ def run(sizes: list[float], kinds: list[str], shared: Path = SHARED, progress=pr
                 for run_name in ("first", "cached"):
                     progress(f"{kind} {millions:g}M tokens, {run_name} run…")
                     row = measure(path, kind, cache)
-                    row.update(kind=kind, millions=millions, run=run_name, bytes=path.stat().st_size)
+                    row.update(kind=kind, millions=millions, run=run_name, bytes=size_of(path))
                     rows.append(row)
                     progress(format_row(row))
                 if kind == kinds[-1] and millions == max(sizes) and train_minutes > 0:
                     rows.extend(use(path, cache, work_dir, train_minutes, progress))
-                path.unlink()
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
     return rows
+
+
+def size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
 
 
 def use(path: Path, cache: Path, work: Path, minutes: float, progress) -> list[dict]:
@@ -155,7 +167,7 @@ def use(path: Path, cache: Path, work: Path, minutes: float, progress) -> list[d
                                                          "--mode", "stream", "--emb", "64", "--hidden", "64",
                                                          "--max-minutes", f"{minutes:g}", "--epochs", "1",
                                                          "--sample-every", "0", "--quiet"],
-        "rnngen eval (its test split)": ["eval", str(model), str(path)],
+        "rnngen eval (its test split)": ["eval", str(model), str(path), "--split", "test"],
         "rnngen corpus stats": ["corpus", "stats", str(path), "--json"],
     }
     rows = []

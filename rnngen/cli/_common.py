@@ -37,12 +37,12 @@ def read_corpus(spec: str, tokenized: bool | None = None, lowercase: bool = Fals
     name = safe(str(spec))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
                    console=err, transient=True, disable=not err.is_terminal)
-    task = bar.add_task(f"reading {name}", total=None)
+    task = bar.add_task(f"reading: {name}", total=None)
 
     def report(phase: str, done: int, total: int) -> None:
         if not bar.live.is_started:  # shown once there is work to show: a cached corpus or an error shows nothing
             bar.start()
-        bar.update(task, description=f"{phase} {name}", completed=done, total=total or None)
+        bar.update(task, description=f"{phase}: {name}", completed=done, total=total or None)
 
     try:
         return load_corpus(spec, tokenized=tokenized, lowercase=lowercase, progress=report)

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence, overload
 
 import numpy as np
 
-from rnngen.ids import IdSentences
+from rnngen.ids import IdSentences, Offsets
 
 ID = np.int32  # 2**31 distinct words is far beyond any corpus
 
@@ -73,7 +73,7 @@ class SplitBuilder:
         return split
 
 
-class TokenSplit(Sequence[list[str]]):
+class TokenSplit(Offsets, Sequence[list[str]]):
     """Sentences as a view of a flat id array: sentence i is `words[ids[starts[i]:starts[i+1]]]`.
 
     Slicing gives another view (the 90/5/5 split copies nothing); indexing
@@ -91,9 +91,6 @@ class TokenSplit(Sequence[list[str]]):
         self.first_seen = False
         self.cached_counts: np.ndarray | None = None  # the counts stored with a cached corpus
 
-    def __len__(self) -> int:
-        return len(self.starts) - 1
-
     @overload
     def __getitem__(self, i: int) -> list[str]: ...
     @overload
@@ -101,17 +98,13 @@ class TokenSplit(Sequence[list[str]]):
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            first, last, step = i.indices(len(self))
-            if step != 1:
-                return [self[k] for k in range(first, last, step)]
-            part = TokenSplit(self.words, self.ids, self.starts[first:max(first, last) + 1])
-            part.first_seen = self.first_seen and first == 0
+            span = self._span(i)
+            if span is None:
+                return [self[k] for k in range(*i.indices(len(self)))]
+            part = TokenSplit(self.words, self.ids, span)
+            part.first_seen = self.first_seen and i.indices(len(self))[0] == 0
             return part
-        n = len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("sentence index out of range")
+        i = self._position(i)
         words = self.words
         return [words[k] for k in self.ids[self.starts[i]:self.starts[i + 1]].tolist()]
 
@@ -137,14 +130,6 @@ class TokenSplit(Sequence[list[str]]):
     def token_ids(self) -> np.ndarray:
         """The ids of this view's tokens, in order (a view of the shared array, no copy)."""
         return self.ids[self.starts[0]:self.starts[-1]]
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.starts)
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.starts[-1] - self.starts[0])
 
     def counts(self) -> np.ndarray:
         """How often each word of the table occurs in this split (index = word id)."""

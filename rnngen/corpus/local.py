@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rnngen.corpus import store
 from rnngen.corpus.arrays import SplitBuilder, TokenSplit, WordTable
-from rnngen.corpus.base import Corpus, Sentences, combine, digest, split_90_5_5
+from rnngen.corpus.base import Corpus, Sentences, combine, split_90_5_5
 from rnngen.corpus.store import Progress
 from rnngen import textfile
 from rnngen.errors import CorpusError
@@ -62,6 +62,18 @@ def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes
     if not text.strip():
         raise CorpusError(f"{path} is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n"), raw
+
+
+def read_corpus_text(path: Path, warnings: list[str]) -> tuple[str, bytes]:
+    """`read_text` for a corpus file: its text and the digest of its bytes (`base.digest`), read a block at a
+    time so that the bytes are never all held beside the text."""
+    if not path.exists() and not path.is_symlink():
+        raise CorpusError(f"no such file or folder: {path}")
+    _check_size(path)
+    text, file_digest = textfile.read_and_digest(path, CorpusError, warnings)
+    if not text.strip():
+        raise CorpusError(f"{path} is empty")
+    return text.replace("\r\n", "\n").replace("\r", "\n"), file_digest
 
 
 def _check_size(path: Path) -> None:
@@ -241,10 +253,9 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
     if cached is not None:
         return cached
     texts, digests = _read_all(files, warnings, progress)
-    table = WordTable()
-    builder = SplitBuilder(table)
-    settings, _ = text_to_split("\n\n".join(texts), tokenized, lowercase, builder, progress=progress)
-    del texts
+    builder = SplitBuilder(WordTable())
+    # handed over, not kept here: once the text is prepared for Punkt the original can be freed
+    settings, _ = text_to_split(_joined(texts), tokenized, lowercase, builder, progress=progress)
     sentences = builder.build_first()
     if not sentences:
         raise CorpusError(f"{path} contains no words")
@@ -262,16 +273,23 @@ def _source(role: str, path: Path) -> store.Source:
     return store.Source.of(role, path)
 
 
+def _joined(texts: list[str]) -> str:
+    """The texts as one, the list emptied: the caller holds no copy while the text is tokenized."""
+    joined = "\n\n".join(texts)
+    texts.clear()
+    return joined
+
+
 def _read_all(files: list[Path], warnings: list[str], progress: Progress | None) -> tuple[list[str], list[bytes]]:
     """The files' texts (Gutenberg frames dropped) and the digests of their bytes, reported as read."""
     total = sum(f.stat().st_size for f in files)
     texts, digests, done = [], [], 0
     for f in files:
-        text, raw = read_text(f, warnings)
-        digests.append(digest(raw))
-        done += len(raw)
-        del raw
+        text, file_digest = read_corpus_text(f, warnings)
+        digests.append(file_digest)
+        done += f.stat().st_size
         texts.append(strip_gutenberg(text))
+        del text  # (the frame stripped is a copy)
         if progress:
             progress("reading", done, total)
     return texts, digests
@@ -300,7 +318,7 @@ def text_to_split(text: str, tokenized: bool | None, lowercase: bool, builder: S
     learned: list = []
     if settings.sentences == "punkt" and splitter is None:
         if progress:
-            progress("learning sentence ends in", 0, 0)
+            progress("learning sentence ends", 0, 0)
 
         def splitter():  # learned while the tokenizing workers start (`iter_tokenized` calls it)
             learned.append(corpus_punkt(text))
@@ -372,10 +390,9 @@ def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool |
         if split not in present:
             out[split] = None
             continue
-        text, raw = read_text(present[split], warnings)
-        digests.append(digest(raw))
-        done += len(raw)
-        del raw
+        text, file_digest = read_corpus_text(present[split], warnings)
+        digests.append(file_digest)
+        done += present[split].stat().st_size
         if progress:
             progress("reading", done, total)
         text = strip_gutenberg(text)

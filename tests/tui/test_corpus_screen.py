@@ -185,3 +185,41 @@ async def test_the_histogram_title_fits_its_width(app):
         plot.render()
         assert plot.shown_title and len(plot.shown_title) <= plot.size.width - 2
         assert plot.shown_title == next(t for t in plot.titles if len(t) <= plot.size.width - 2)
+
+
+async def test_preparing_a_corpus_shows_its_phase_and_a_bar_then_hides_them(app, app_env, monkeypatch):
+    """Reading, tokenizing and caching report to the tab while the worker prepares the text; a cached corpus
+    (the second load) reports nothing, so the bar never shows."""
+    from textual.widgets import Label, ProgressBar
+
+    from rnngen.tui.messages import CorpusLoaded, CorpusProgressed
+
+    story = app_env / "browse" / "story.txt"
+    seen: list[tuple[str, int, int]] = []
+    loaded: list[str] = []
+    post = CorpusPane.post_message
+
+    def record(self, message):
+        if isinstance(message, CorpusProgressed):
+            seen.append((message.phase, message.done, message.total))
+        elif isinstance(message, CorpusLoaded):
+            loaded.append(message.spec)
+        return post(self, message)
+
+    monkeypatch.setattr(CorpusPane, "post_message", record)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.query_one(CorpusPane)
+        bar, label = app.query_one("#prepare-progress", ProgressBar), app.query_one("#prepare-phase", Label)
+        pane.show_preparing(CorpusProgressed(str(story), "tokenizing", 30, 120))
+        await pilot.pause()
+        assert bar.display and bar.total == 120 and bar.progress == 30 and "tokenizing…" in shown(label)
+        pane.load(str(story))
+        await wait_for(pilot, lambda: str(story) in loaded)
+        await pilot.pause()
+        assert {phase for phase, _, _ in seen} >= {"reading", "tokenizing", "caching"}
+        assert all(done <= total for _, done, total in seen if total) and not bar.display
+        seen.clear()
+        pane.load(str(story))
+        await wait_for(pilot, lambda: loaded.count(str(story)) == 2)
+        await pilot.pause()
+        assert seen == [] and not bar.display

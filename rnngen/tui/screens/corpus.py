@@ -216,7 +216,7 @@ class CorpusPane(Horizontal):
         label, bar = self.query_one("#prepare-phase", Label), self.query_one("#prepare-progress", ProgressBar)
         label.display = bar.display = message is not None
         if message is not None:
-            label.update(f"{message.phase} {Path(message.spec).name}")
+            label.update(f"{message.phase}…")
             bar.update(total=message.total or None, progress=message.done)
 
     @on(CorpusLoaded)

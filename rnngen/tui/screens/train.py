@@ -374,7 +374,7 @@ class TrainPane(Horizontal):
         """Stop following; the run itself goes on wherever it runs."""
         path, self.attached = self.attached, None
         self.workers.cancel_group(self, "attach")
-        self._not_attached()
+        self._idle_again()
         self.query_one("#train-log", RichLog).write(f"detached from {path} (the run itself goes on)")
         self.query_one("#train-status", Static).update(f"Detached from {path}. Attach again with ctrl+o.")
 
@@ -420,7 +420,7 @@ class TrainPane(Horizontal):
         if message.attachment != self._attachment or self.attached is None:  # detached meanwhile
             return
         self.attached = None
-        self._not_attached()
+        self._idle_again()
         if message.error:
             self.query_one("#train-status", Static).update(Text(f"Cannot follow: {message.error}", style="red"))
             self.app.notify(message.error, title="Cannot attach", severity="error")
@@ -429,7 +429,7 @@ class TrainPane(Horizontal):
         self.query_one("#train-status", Static).update(f"The run in {message.path} finished{best}.")
         self.app.notify(f"The run in {message.path.name} finished{best}.", title="Attached run finished")
 
-    def _not_attached(self) -> None:
+    def _idle_again(self) -> None:
         """Start and Resume again; the focus leaves the disabled Stop button, so the tab's keys stay offered."""
         had_focus = self.app.focused is self.query_one("#stop", Button)
         self._sync_buttons()
@@ -437,7 +437,7 @@ class TrainPane(Horizontal):
             self.query_one("#start", Button).focus()
         self.query_one(TrainingPlots).redraw()
         bar = self.query_one("#train-progress", ProgressBar)
-        if bar.total is None:  # nothing arrived: no pulsing bar for a run not drawn
+        if bar.total is None:  # nothing arrived (or a run failed before its first batch): stop pulsing
             bar.update(total=1, progress=0)
 
     # -- events from the worker -------------------------------------------------------------
@@ -451,7 +451,7 @@ class TrainPane(Horizontal):
     def _preparing(self, message: CorpusProgressed) -> None:
         """The corpus is read, tokenized and cached before the first batch (a cached one is there at once)."""
         share = f" {100 * message.done / message.total:.0f}%" if message.total else ""
-        self.query_one("#train-status", Static).update(f"{message.phase} {Path(message.spec).name}…{share}")
+        self.query_one("#train-status", Static).update(f"{message.phase} ({Path(message.spec).name})…{share}")
         self.query_one("#train-progress", ProgressBar).update(total=message.total or None, progress=message.done)
 
     @on(TrainingEvent)
@@ -535,14 +535,7 @@ class TrainPane(Horizontal):
     def _ended(self, message: TrainingEnded) -> None:
         app: Any = self.app
         self.training = False
-        had_focus = self.app.focused is self.query_one("#stop", Button)
-        self._sync_buttons()
-        if had_focus:
-            self.query_one("#start", Button).focus()
-        self.query_one(TrainingPlots).redraw()
-        bar = self.query_one("#train-progress", ProgressBar)
-        if bar.total is None:  # it failed before its first batch: stop pulsing
-            bar.update(total=1, progress=0)
+        self._idle_again()
         if message.lm is not None:
             app.lm = message.lm
         if message.error:
