@@ -25,7 +25,8 @@ from functools import lru_cache
 from itertools import islice
 from typing import Callable, Iterator
 
-from rnngen.tokenize import PIECE, TokenizerSettings, _BLANK_LINES, _SPACES, _nltk, paragraphs, pieces
+from rnngen.tokenize import (PIECE, TokenizerSettings, _BLANK_LINES, _SPACES, _nltk, paragraphs, pieces,
+                             tokenize_words)
 
 _CHUNK = 4_000_000  # characters a worker tokenizes at once (at most)
 _CHUNK_MIN = 250_000
@@ -227,15 +228,7 @@ def train_punkt_fast(text: str):
 
 def fast_words(sentence: str, settings: TokenizerSettings) -> list[str]:
     """`tokenize_words` on the fast path (the same tokens)."""
-    if settings.lowercase:
-        sentence = sentence.lower()
-    if settings.words == "whitespace":
-        return sentence.split()
-    tokenizer = _fast_word_tokenizer()
-    text = _SPACES.sub(" ", sentence).strip()
-    if len(text) <= PIECE:
-        return _nltk(tokenizer.tokenize, text)
-    return [t for piece in pieces(text) for t in _nltk(tokenizer.tokenize, piece)]
+    return tokenize_words(sentence, settings, _fast_word_tokenizer)
 
 
 def fast_sentences(text: str, settings: TokenizerSettings, splitter=None) -> list[str]:

@@ -95,14 +95,18 @@ def _detokenizer():
     return TreebankWordDetokenizer()
 
 
-def tokenize_words(sentence: str, settings: TokenizerSettings) -> list[str]:
-    """Split one sentence into tokens the way the model's corpus was split."""
+def tokenize_words(sentence: str, settings: TokenizerSettings, tokenizer=_word_tokenizer) -> list[str]:
+    """Split one sentence into tokens the way the model's corpus was split (`tokenizer`: what makes the
+    Treebank tokenizer; the fast path's gives the same tokens, `rnngen.fast_tokenize`)."""
     if settings.lowercase:
         sentence = sentence.lower()
     if settings.words == "whitespace":
         return sentence.split()
-    tokenizer = _word_tokenizer()
-    return [t for piece in pieces(_SPACES.sub(" ", sentence).strip()) for t in _nltk(tokenizer.tokenize, piece)]
+    split = tokenizer().tokenize
+    text = _SPACES.sub(" ", sentence).strip()
+    if len(text) <= PIECE:  # one piece: no list to build
+        return _nltk(split, text)
+    return [t for piece in pieces(text) for t in _nltk(split, piece)]
 
 
 def paragraphs(text: str) -> list[str]:

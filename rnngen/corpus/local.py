@@ -53,10 +53,7 @@ MAX_BYTES = 4 * 2**30  # WikiText-103's training text is 0.5 GB; 4 GiB of text n
 
 def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes]:
     """Decoded text (LF line ends) and the raw bytes; refuses missing, empty, huge and binary files."""
-    if not path.exists() and not path.is_symlink():
-        raise CorpusError(f"no such file or folder: {path}")
-    textfile.checked_file(path, CorpusError, stdin_ok=False)
-    _check_size(path)
+    _readable(path)
     raw = textfile.read_bytes(path, CorpusError, stdin_ok=False)
     text = textfile.decode(raw, str(path), CorpusError, [] if warnings is None else warnings)
     if not text.strip():
@@ -67,16 +64,18 @@ def read_text(path: Path, warnings: list[str] | None = None) -> tuple[str, bytes
 def read_corpus_text(path: Path, warnings: list[str]) -> tuple[str, bytes]:
     """`read_text` for a corpus file: its text and the digest of its bytes (`base.digest`), read a block at a
     time so that the bytes are never all held beside the text."""
-    if not path.exists() and not path.is_symlink():
-        raise CorpusError(f"no such file or folder: {path}")
-    _check_size(path)
+    _readable(path)
     text, file_digest = textfile.read_and_digest(path, CorpusError, warnings)
     if not text.strip():
         raise CorpusError(f"{path} is empty")
     return text.replace("\r\n", "\n").replace("\r", "\n"), file_digest
 
 
-def _check_size(path: Path) -> None:
+def _readable(path: Path) -> None:
+    """A regular file of a size that can be prepared, or the one-line error saying why not."""
+    if not path.exists() and not path.is_symlink():
+        raise CorpusError(f"no such file or folder: {path}")
+    textfile.checked_file(path, CorpusError, stdin_ok=False)
     size = path.stat().st_size
     if size > MAX_BYTES:
         raise CorpusError(f"{path} is {size / 2**30:.1f} GiB; a corpus file may be at most "
@@ -219,14 +218,9 @@ def _plausible_abbreviations(abbrevs: set[str], text: str) -> set[str]:
 def text_to_sentences(text: str, tokenized: bool | None, lowercase: bool, warnings: list[str] | None = None,
                       settings: TokenizerSettings | None = None, splitter=None) -> tuple[Sentences, TokenizerSettings]:
     """Tokenized sentences of a whole text and the settings used (detected unless given)."""
-    settings = settings or settings_for(text, tokenized, lowercase)
-    if settings.words == "nltk":
-        text = prepare_raw(text)
-    if settings.sentences == "punkt" and splitter is None:
-        prepared = text
-        splitter = lambda: corpus_punkt(prepared)  # noqa: E731 (learned while the workers start)
-    sentences = [words for batch in iter_tokenized(text, settings, splitter) for words in batch]
-    return sentences, settings
+    builder = SplitBuilder(WordTable())
+    settings, _ = text_to_split(text, tokenized, lowercase, builder, settings, splitter)
+    return [list(sentence) for sentence in builder.build()], settings
 
 
 def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = False,
@@ -266,10 +260,7 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
 
 def _source(role: str, path: Path) -> store.Source:
     """The file's key for the cache, once it is known to be a readable text file of a sane size."""
-    if not path.exists() and not path.is_symlink():
-        raise CorpusError(f"no such file or folder: {path}")
-    textfile.checked_file(path, CorpusError, stdin_ok=False)
-    _check_size(path)
+    _readable(path)
     return store.Source.of(role, path)
 
 
@@ -310,11 +301,12 @@ def text_to_split(text: str, tokenized: bool | None, lowercase: bool, builder: S
     """Tokenize a whole text into `builder` (as `text_to_sentences` would split it): the settings used and
     the Punkt splitter (learned from this text unless given; None for line-per-sentence text)."""
     settings = settings or settings_for(text, tokenized, lowercase)
-    if settings.words == "whitespace":
+    if settings.words == "whitespace" and settings.sentences == "lines":
         for batch in whitespace_batches(text, settings.lowercase, progress):
             builder.add(batch)
         return settings, splitter
-    text = prepare_raw(text)
+    if settings.words == "nltk":
+        text = prepare_raw(text)
     learned: list = []
     if settings.sentences == "punkt" and splitter is None:
         if progress:

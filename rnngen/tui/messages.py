@@ -61,6 +61,11 @@ class CorpusProgressed(Message):
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, CorpusProgressed) and message.spec == self.spec
 
+    @property
+    def share(self) -> str:
+        """" 45%" of the phase done, "" for a phase of unknown length."""
+        return f" {100 * self.done / self.total:.0f}%" if self.total else ""
+
 
 @dataclass
 class DownloadFinished(Message):

@@ -212,7 +212,7 @@ async def test_preparing_a_corpus_shows_its_phase_and_a_bar_then_hides_them(app,
         bar, label = app.query_one("#prepare-progress", ProgressBar), app.query_one("#prepare-phase", Label)
         pane.show_preparing(CorpusProgressed(str(story), "tokenizing", 30, 120))
         await pilot.pause()
-        assert bar.display and bar.total == 120 and bar.progress == 30 and "tokenizing…" in shown(label)
+        assert bar.display and bar.total == 120 and bar.progress == 30 and "tokenizing… 25%" in shown(label)
         pane.load(str(story))
         await wait_for(pilot, lambda: str(story) in loaded)
         await pilot.pause()

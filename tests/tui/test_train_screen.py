@@ -264,3 +264,20 @@ async def test_gradient_chart_draws_each_batch_with_the_threshold_and_swaps_in_b
             await pilot.press("ctrl+g")
             await pilot.pause()
             assert (grad.display, loss.display) == (False, True)
+
+
+async def test_preparing_the_corpus_shows_on_the_status_line_and_bar(app):
+    """A corpus the Train tab reads itself reports its reading, tokenizing and caching before the first batch."""
+    from textual.widgets import ProgressBar, Static
+
+    from rnngen.tui.messages import CorpusProgressed
+    from rnngen.tui.screens.train import TrainPane
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        pane = app.query_one(TrainPane)
+        pane.post_message(CorpusProgressed("/books/war-and-peace.txt", "tokenizing", 300, 1200))
+        await pilot.pause()
+        assert "tokenizing (war-and-peace.txt)… 25%" in str(app.query_one("#train-status", Static).render())
+        bar = app.query_one("#train-progress", ProgressBar)
+        assert (bar.total, bar.progress) == (1200, 300)

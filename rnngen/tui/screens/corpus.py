@@ -95,7 +95,7 @@ class CorpusPane(Horizontal):
                 yield Checkbox("lowercase", id="lowercase")
             yield ProgressBar(id="download-progress", show_eta=False)
             yield Label("", id="prepare-phase")
-            yield ProgressBar(id="prepare-progress", show_eta=False)
+            yield ProgressBar(id="prepare-progress", show_eta=False, show_percentage=False)  # (the label says it)
         yield CorpusStats(id="corpus-stats")
 
     def on_mount(self) -> None:
@@ -216,7 +216,7 @@ class CorpusPane(Horizontal):
         label, bar = self.query_one("#prepare-phase", Label), self.query_one("#prepare-progress", ProgressBar)
         label.display = bar.display = message is not None
         if message is not None:
-            label.update(f"{message.phase}…")
+            label.update(f"{message.phase}…{message.share}")
             bar.update(total=message.total or None, progress=message.done)
 
     @on(CorpusLoaded)

@@ -450,8 +450,7 @@ class TrainPane(Horizontal):
     @on(CorpusProgressed)
     def _preparing(self, message: CorpusProgressed) -> None:
         """The corpus is read, tokenized and cached before the first batch (a cached one is there at once)."""
-        share = f" {100 * message.done / message.total:.0f}%" if message.total else ""
-        self.query_one("#train-status", Static).update(f"{message.phase} ({Path(message.spec).name})…{share}")
+        self.query_one("#train-status", Static).update(f"{message.phase} ({Path(message.spec).name})…{message.share}")
         self.query_one("#train-progress", ProgressBar).update(total=message.total or None, progress=message.done)
 
     @on(TrainingEvent)
