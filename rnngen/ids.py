@@ -12,6 +12,13 @@ from typing import Iterator, Sequence
 import numpy as np
 
 
+def starts_of(lengths: np.ndarray) -> np.ndarray:
+    """Where each sentence starts in the flat array, and where the last ends, from their lengths."""
+    starts = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    return starts
+
+
 class Offsets:
     """Where each sentence of a flat array starts (`starts`: one more entry than sentences, the last the end):
     what sentences held as arrays share, the corpus's word ids (`corpus.arrays.TokenSplit`) and a model's."""
@@ -56,9 +63,7 @@ class IdSentences(Offsets, Sequence[np.ndarray]):
         """Lists of ids as `IdSentences` (returned as they are when they already are)."""
         if isinstance(sentences, IdSentences):
             return sentences
-        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
+        starts = starts_of(np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences)))
         flat = np.fromiter(chain.from_iterable(sentences), dtype=np.int64, count=int(starts[-1]))
         return cls(flat, starts)
 

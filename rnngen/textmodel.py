@@ -154,7 +154,7 @@ class TextModel:
             settings = replace(settings, sentences="lines")
         builder = SplitBuilder(WordTable())
         text_to_split(text, None, settings.lowercase, builder, settings=settings)
-        return builder.build_first()
+        return builder.build(first=True)
 
     @property
     def corpus_spec(self) -> str:

@@ -95,14 +95,14 @@ def _detokenizer():
     return TreebankWordDetokenizer()
 
 
-def tokenize_words(sentence: str, settings: TokenizerSettings, tokenizer=_word_tokenizer) -> list[str]:
+def tokenize_words(sentence: str, settings: TokenizerSettings, tokenizer=None) -> list[str]:
     """Split one sentence into tokens the way the model's corpus was split (`tokenizer`: what makes the
-    Treebank tokenizer; the fast path's gives the same tokens, `rnngen.fast_tokenize`)."""
+    Treebank tokenizer, by default NLTK's; the fast path's gives the same tokens, `rnngen.fast_tokenize`)."""
     if settings.lowercase:
         sentence = sentence.lower()
     if settings.words == "whitespace":
         return sentence.split()
-    split = tokenizer().tokenize
+    split = (tokenizer or _word_tokenizer)().tokenize
     text = _SPACES.sub(" ", sentence).strip()
     if len(text) <= PIECE:  # one piece: no list to build
         return _nltk(split, text)

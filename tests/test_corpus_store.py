@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rnngen.corpus import load_corpus, store
-from rnngen.corpus.arrays import TokenSplit, from_sentences
+from rnngen.corpus.arrays import SplitBuilder, TokenSplit, WordTable
 from rnngen.corpus.local import text_to_sentences
 from rnngen.errors import CorpusError
 from rnngen.vocab import Vocabulary
@@ -33,6 +33,12 @@ def book(tmp_path: Path, text: str = TEXT, name: str = "book.txt") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def from_sentences(sentences) -> TokenSplit:
+    builder = SplitBuilder(WordTable())
+    builder.add(list(sentences))
+    return builder.build()
 
 
 def as_lists(split) -> list[list[str]]:

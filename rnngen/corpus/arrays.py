@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence, overload
 
 import numpy as np
 
-from rnngen.ids import IdSentences, Offsets
+from rnngen.ids import IdSentences, Offsets, starts_of
 
 ID = np.int32  # 2**31 distinct words is far beyond any corpus
 
@@ -23,20 +23,15 @@ ID = np.int32  # 2**31 distinct words is far beyond any corpus
 class WordTable:
     """Words numbered in order of first appearance; grows as text is added."""
 
-    def __init__(self, words: Sequence[str] = ()) -> None:
+    def __init__(self) -> None:
         # a defaultdict whose factory is its own length numbers a new word as it is first looked up,
         # so a whole batch of words maps to ids in one C-level `map`
         self.index: defaultdict[str, int] = defaultdict()
         self.index.default_factory = self.index.__len__
-        for word in words:
-            self.index[word]
 
     @property
     def words(self) -> list[str]:
         return list(self.index)
-
-    def __len__(self) -> int:
-        return len(self.index)
 
     def ids(self, words: Iterable[str]) -> list[int]:
         return list(map(self.index.__getitem__, words))
@@ -57,19 +52,14 @@ class SplitBuilder:
         self.chunks.append(np.array(self.table.ids(chain.from_iterable(kept)), dtype=ID))
         self.lengths.append(np.fromiter(map(len, kept), dtype=np.int64, count=len(kept)))
 
-    def build(self, words: list[str] | None = None) -> "TokenSplit":
-        """The split; `words` is the finished table (all splits share one), by default the table now."""
+    def build(self, words: list[str] | None = None, first: bool = False) -> "TokenSplit":
+        """The split; `words` is the finished table (all splits share one), by default the table now; `first`
+        when it was the first split read into the table (see `TokenSplit.first_seen`)."""
         ids = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=ID)
         lengths = np.concatenate(self.lengths) if self.lengths else np.zeros(0, dtype=np.int64)
-        starts = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=starts[1:])
         self.chunks, self.lengths = [], []
-        return TokenSplit(words if words is not None else self.table.words, ids, starts)
-
-    def build_first(self) -> "TokenSplit":
-        """The split, when it is the first one read into the table (see `TokenSplit.first_seen`)."""
-        split = self.build()
-        split.first_seen = True
+        split = TokenSplit(words if words is not None else self.table.words, ids, starts_of(lengths))
+        split.first_seen = first
         return split
 
 
@@ -152,16 +142,3 @@ class TokenSplit(Offsets, Sequence[list[str]]):
     def encode(self, lookup: np.ndarray) -> IdSentences:
         """The sentences in another numbering: `lookup[i]` is the new id of table word i (a model's vocabulary)."""
         return IdSentences(lookup.astype(ID, copy=False)[self.token_ids], self.starts - self.starts[0])
-
-
-def from_sentences(sentences: Iterable[Sequence[str]], table: WordTable | None = None) -> TokenSplit:
-    """A `TokenSplit` of tokenized sentences (empty ones dropped)."""
-    builder = SplitBuilder(table or WordTable())
-    batch: list[Sequence[str]] = []
-    for sentence in sentences:
-        batch.append(sentence)
-        if len(batch) >= 10_000:
-            builder.add(batch)
-            batch = []
-    builder.add(batch)
-    return builder.build()

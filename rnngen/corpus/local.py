@@ -250,7 +250,7 @@ def load_local(path: Path, tokenized: bool | None = None, lowercase: bool = Fals
     builder = SplitBuilder(WordTable())
     # handed over, not kept here: once the text is prepared for Punkt the original can be freed
     settings, _ = text_to_split(_joined(texts), tokenized, lowercase, builder, progress=progress)
-    sentences = builder.build_first()
+    sentences = builder.build(first=True)
     if not sentences:
         raise CorpusError(f"{path} contains no words")
     train, valid, test = split_90_5_5(sentences, str(path))
@@ -392,9 +392,8 @@ def load_split_files(files: dict[str, Path | None], name: str, tokenized: bool |
         settings, splitter = text_to_split(text, tokenized, lowercase, builder, settings, splitter, progress)
         out[split] = builder
     words = table.words
-    built = {s: (b.build(words) if b is not None else None) for s, b in out.items()}
+    built = {s: (b.build(words, first=s == "train") if b is not None else None) for s, b in out.items()}
     train = built["train"]
-    train.first_seen = True
     if not train:
         raise CorpusError(f"{files['train']} contains no words")
     valid, test = built["valid"], built["test"]
