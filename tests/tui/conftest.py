@@ -47,12 +47,23 @@ def app_env(tmp_path, snapshot_root, tiny_builtin, monkeypatch):
 
 @pytest.fixture()
 def app(app_env):
-    return make_snapshot_app(app_env)
+    app = make_snapshot_app(app_env)
+    # every notification, also those whose time on screen is up (a slow machine reaches a check later)
+    app.notified = []
+    shown_for_a_while = app.notify
+
+    def notify(message, *, title="", **kw):
+        app.notified.append(f"{title}: {message}")
+        return shown_for_a_while(message, title=title, **kw)
+
+    app.notify = notify
+    return app
 
 
 def notifications(app) -> list[str]:
-    """Every notification so far as 'title: message'."""
-    return [f"{n.title}: {n.message}" for n in app._notifications]
+    """Every notification so far as 'title: message' (those still on screen, for an app not made here)."""
+    recorded = getattr(app, "notified", None)
+    return list(recorded) if recorded is not None else [f"{n.title}: {n.message}" for n in app._notifications]
 
 
 def shown(widget, width: int = 200) -> str:
